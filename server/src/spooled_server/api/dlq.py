@@ -1,0 +1,7 @@
+"""/api/v1/jobs/dlq routes (to be implemented)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/jobs/dlq", tags=["jobs"])

@@ -1,0 +1,88 @@
+"""Pure-ASGI middleware: request ids, API version header, body size limit, request metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import BadRequest, PayloadTooLarge, envelope, http_status
+from ..metrics import REGISTRY
+from .responses import render
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VERSION = re.compile(r"^[A-Za-z0-9.]{1,16}$")
+
+
+class BodyTooLarge(PayloadTooLarge):
+    pass
+
+
+class RequestContext:
+    """Every response carries X-Request-Id and x-api-version; oversized bodies are refused
+    before they are read (by Content-Length) or as soon as they pass the limit (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int):
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+        extra = [(b"x-request-id", request_id.encode()), (b"x-api-version", b"1")]
+        started = time.perf_counter()
+        status_holder = [500]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        async def reject(error) -> None:
+            body = render(envelope(error))
+            await send_with_headers({"type": "http.response.start", "status": http_status(error),
+                                     "headers": [(b"content-type", b"application/json"),
+                                                 (b"content-length", str(len(body)).encode()),
+                                                 (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+
+        path = scope.get("path", "")
+        version = headers.get("x-api-version")
+        if path.startswith("/api/v1") and version and _VERSION.match(version) and version != "1":
+            await reject(BadRequest(f"Unsupported API version '{version}'; this server speaks version 1"))
+            return
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await reject(BadRequest("Invalid Content-Length header"))
+                return
+            if int(declared) > self.max_body:
+                await reject(PayloadTooLarge(f"Request body exceeds {self.max_body} bytes"))
+                return
+
+        seen = 0
+        max_body = self.max_body
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > max_body:
+                    raise BodyTooLarge(f"Request body exceeds {max_body} bytes")
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            REGISTRY.observe_request(scope.get("method", ""), label, status_holder[0],
+                                     time.perf_counter() - started)

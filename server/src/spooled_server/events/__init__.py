@@ -1,0 +1,1 @@
+"""Change notifications: PostgreSQL NOTIFY in, in-process wake-ups and event fan-out out."""

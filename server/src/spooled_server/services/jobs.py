@@ -1,0 +1,261 @@
+"""Jobs: create, inspect, and the worker protocol (claim, complete, fail, heartbeat)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
+from ..store import jobs as store
+from ..store import organizations as org_store
+from ..store import queues as queue_store
+from .core import Core
+from .plans import exceeds
+
+HARD_PAYLOAD_LIMIT = 1024 * 1024
+STATUSES = ("pending", "scheduled", "processing", "completed", "failed", "deadletter", "cancelled")
+
+
+@dataclass
+class NewJob:
+    """One job to create; None means "use the queue's or the server's default"."""
+
+    queue_name: str
+    payload: Any
+    priority: int = 0
+    max_retries: int | None = None
+    timeout_seconds: int | None = None
+    scheduled_at: datetime | None = None
+    expires_at: datetime | None = None
+    idempotency_key: str | None = None
+    tags: Any = None
+    parent_job_id: str | None = None
+    completion_webhook: str | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def payload_size(payload: Any) -> int:
+    try:
+        return len(orjson.dumps(payload))
+    except orjson.JSONEncodeError as err:
+        raise ValidationFailed("Validation failed", [
+            {"field": "payload", "message": f"value cannot be stored: {err}", "code": "unsupported_value"}]) from None
+
+
+async def _check_plan(core: Core, conn, org_id: str, jobs: list[NewJob], limits: dict[str, Any]) -> None:
+    """Payload size (413), jobs per day and active jobs (429 QUOTA_EXCEEDED), before any insert."""
+    max_payload = min(HARD_PAYLOAD_LIMIT, limits["max_payload_size_bytes"] or HARD_PAYLOAD_LIMIT)
+    for i, job in enumerate(jobs):
+        size = payload_size(job.payload)
+        if size > max_payload:
+            where = "payload" if len(jobs) == 1 else f"jobs.{i}.payload"
+            raise PayloadTooLarge(
+                f"Payload is {size} bytes; the limit is {max_payload} bytes",
+                {"field": where, "size": size, "limit": max_payload, "plan": limits["tier"]})
+    adding = len(jobs)
+    per_day = limits["max_jobs_per_day"]
+    if per_day is not None:
+        today = await org_store.jobs_today(conn, org_id)
+        if exceeds(per_day, today, adding):
+            raise QuotaExceeded(f"Daily job limit reached ({today}/{per_day})",
+                                {"resource": "jobs_per_day", "current": today, "limit": per_day,
+                                 "plan": limits["tier"]})
+    active_cap = limits["max_active_jobs"]
+    if active_cap is not None:
+        active = await store.count_active(conn, org_id, active_cap + 1)
+        if exceeds(active_cap, active, adding):
+            raise QuotaExceeded(f"Active jobs limit reached ({active}/{active_cap})",
+                                {"resource": "active_jobs", "current": active, "limit": active_cap,
+                                 "plan": limits["tier"]})
+
+
+async def _apply_defaults(conn, org_id: str, jobs: list[NewJob], settings) -> None:
+    """Unset max_retries / timeout come from the queue's config, else the server defaults."""
+    need = {j.queue_name for j in jobs if j.max_retries is None or j.timeout_seconds is None}
+    configs = await queue_store.defaults_for(conn, org_id, list(need)) if need else {}
+    for job in jobs:
+        cfg = configs.get(job.queue_name)
+        if job.max_retries is None:
+            job.max_retries = cfg["max_retries"] if cfg else settings.queue_default_max_retries
+        if job.timeout_seconds is None:
+            job.timeout_seconds = cfg["default_timeout"] if cfg else settings.queue_default_timeout_secs
+
+
+async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple[str, bool]]:
+    """Creates jobs in one statement; returns (id, created) per input, in input order.
+
+    An idempotency key that already exists (or repeats within the batch) yields the existing
+    job with created=False; the unique index makes this hold under concurrent duplicates.
+    """
+    limits = await core.limits.for_org(org_id)
+    async with core.pool.acquire() as conn:
+        parents = {j.parent_job_id for j in jobs if j.parent_job_id}
+        for parent in parents:
+            if not await store.exists(conn, org_id, parent):
+                raise NotFound("Parent job not found", {"field": "parent_job_id"})
+        await _apply_defaults(conn, org_id, jobs, core.settings)
+        counted = limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None
+        if counted:
+            # Limited plans: lock the organization row so concurrent creates count exactly.
+            async with conn.transaction():
+                await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
+                await _check_plan(core, conn, org_id, jobs, limits)
+                inserted = await store.insert_many(conn, org_id, [vars(j) for j in jobs])
+                await org_store.add_jobs_today(conn, org_id, len(inserted))
+        else:
+            await _check_plan(core, conn, org_id, jobs, limits)
+            inserted = await store.insert_many(conn, org_id, [vars(j) for j in jobs])
+        results: list[tuple[str, bool]] = []
+        missing = [j.idempotency_key for j in jobs if j.id not in inserted and j.idempotency_key]
+        existing = await store.ids_by_idempotency_key(conn, org_id, missing) if missing else {}
+        if existing:
+            await store.touch_many(conn, org_id, [i for i in existing.values() if i not in inserted])
+        for job in jobs:
+            if job.id in inserted:
+                results.append((job.id, True))
+            else:
+                results.append((existing[job.idempotency_key], False))
+        return results
+
+
+async def create(core: Core, org_id: str, job: NewJob) -> tuple[str, bool]:
+    return (await create_many(core, org_id, [job]))[0]
+
+
+async def get(core: Core, org_id: str, job_id: str) -> dict[str, Any]:
+    async with core.pool.acquire() as conn:
+        row = await store.get(conn, org_id, job_id)
+    if row is None:
+        raise NotFound("Job not found")
+    return dict(row)
+
+
+async def list_jobs(core: Core, org_id: str, *, queue_name: str | None, status: str | None,
+                    tag: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    async with core.pool.acquire() as conn:
+        rows = await store.list_summaries(conn, org_id, queue_name=queue_name, status=status,
+                                          tag=tag, limit=limit, offset=offset)
+    return [dict(r) for r in rows]
+
+
+async def stats(core: Core, org_id: str) -> dict[str, int]:
+    async with core.pool.acquire() as conn:
+        counts = await store.stats(conn, org_id)
+    out = {s: counts.get(s, 0) for s in STATUSES}
+    out["total"] = sum(out.values())
+    return out
+
+
+async def batch_status(core: Core, org_id: str, ids: list[str]) -> list[dict[str, Any]]:
+    async with core.pool.acquire() as conn:
+        rows = await store.batch_status(conn, org_id, ids)
+    by_id = {r["id"]: dict(r) for r in rows}
+    return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+
+
+async def cancel(core: Core, org_id: str, job_id: str) -> None:
+    async with core.pool.acquire() as conn, conn.transaction():
+        row = await store.cancel(conn, org_id, job_id)
+        if row is None:
+            if not await store.exists(conn, org_id, job_id):
+                raise NotFound("Job not found")
+            raise Conflict("Only pending or scheduled jobs can be cancelled")
+        await store.cancel_descendants(conn, [job_id], "Dependency was cancelled")
+
+
+async def retry(core: Core, org_id: str, job_id: str) -> dict[str, Any]:
+    async with core.pool.acquire() as conn:
+        row = await store.retry(conn, org_id, job_id)
+        if row is None:
+            if not await store.exists(conn, org_id, job_id):
+                raise NotFound("Job not found")
+            raise Conflict("Only failed or dead-lettered jobs can be retried")
+        await conn.execute("SELECT pg_notify($1, $2)", store.WAKE_CHANNEL, f"{org_id}/{row['queue_name']}")
+    return dict(row)
+
+
+async def boost_priority(core: Core, org_id: str, job_id: str, priority: int) -> dict[str, Any]:
+    async with core.pool.acquire() as conn:
+        row = await store.set_priority(conn, org_id, job_id, priority)
+    if row is None:
+        raise NotFound("Job not found or not pending")
+    return {"job_id": row["id"], "old_priority": row["old_priority"], "new_priority": row["priority"]}
+
+
+# -- the worker protocol -----------------------------------------------------------------------
+
+async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit: int,
+                lease_secs: int, wait_ms: int = 0) -> list[dict[str, Any]]:
+    """Leases up to `limit` jobs. With wait_ms, an empty queue holds the call until work
+    arrives (woken by NOTIFY) or the wait ends."""
+    deadline = time.monotonic() + min(wait_ms, core.settings.spooled_max_claim_wait_ms) / 1000
+    event = core.wake.register(org_id, queue_name) if wait_ms > 0 else None
+    try:
+        while True:
+            if event is not None:
+                event.clear()
+            async with core.pool.acquire() as conn:
+                rows = await store.claim(conn, org_id, queue_name, worker_id, limit, lease_secs)
+            remaining = deadline - time.monotonic()
+            if rows or event is None or remaining <= 0:
+                return [dict(r) for r in rows]
+            try:
+                # The fallback timer covers a notification lost while the listener reconnected.
+                await asyncio.wait_for(event.wait(), timeout=min(remaining, 5.0))
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        if event is not None:
+            core.wake.unregister(org_id, queue_name, event)
+
+
+async def _lease_rejection(conn, org_id: str, job_id: str, lease_id: str | None,
+                           worker_id: str | None, repeat_ok: tuple[str, ...]) -> None:
+    """Explains why a fenced update matched nothing; returns quietly for an idempotent repeat."""
+    state = await store.lease_state(conn, org_id, job_id)
+    if state is None:
+        raise NotFound("Job not found")
+    if lease_id is not None and state["lease_id"] == lease_id and state["status"] in repeat_ok:
+        return  # the same call, retried after it already took effect
+    raise LeaseExpired("The job's lease has expired or is held by another worker",
+                       {"job_id": job_id, "status": state["status"]})
+
+
+async def complete(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
+                   lease_id: str | None, result: Any) -> None:
+    async with core.pool.acquire() as conn:
+        row = await store.complete(conn, org_id, job_id, lease_id, worker_id, result)
+        if row is None:
+            await _lease_rejection(conn, org_id, job_id, lease_id, worker_id, ("completed",))
+
+
+async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, lease_id: str | None,
+               error: str, allow_retry: bool = True) -> dict[str, Any]:
+    """Fails a leased job; dead-lettering it cancels everything that depends on it."""
+    async with core.pool.acquire() as conn, conn.transaction():
+        row = await store.fail(conn, org_id, job_id, lease_id, worker_id, error, allow_retry,
+                               core.settings.spooled_backoff_unit_secs)
+        if row is None:
+            await _lease_rejection(conn, org_id, job_id, lease_id, worker_id,
+                                   ("pending", "scheduled", "deadletter", "failed"))
+            return {"will_retry": False, "next_retry_delay_secs": 0}
+        if row["status"] == "deadletter":
+            await store.cancel_descendants(conn, [job_id], "Parent job failed or was deadlettered")
+    will_retry = row["status"] == "pending"
+    delay = max(0, round(float(row["delay_secs"] or 0))) if will_retry else 0
+    return {"will_retry": will_retry, "next_retry_delay_secs": delay, "status": row["status"]}
+
+
+async def heartbeat(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
+                    lease_id: str | None, lease_secs: int) -> datetime:
+    async with core.pool.acquire() as conn:
+        row = await store.heartbeat(conn, org_id, job_id, lease_id, worker_id, lease_secs)
+        if row is None:
+            await _lease_rejection(conn, org_id, job_id, lease_id, worker_id, ())
+    return row["lease_expires_at"]

@@ -1,0 +1,1 @@
+"""SQL, one module per table. Functions take a connection; SQL sits beside the function running it."""

@@ -1,0 +1,316 @@
+"""The jobs table: the queue itself. Hot paths are single statements.
+
+Every function scopes by organization_id; an id from another organization behaves as unknown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+import asyncpg
+
+# Notification channel: payload "<org_id>/<queue_name>" when ready work appears in a queue.
+WAKE_CHANNEL = "spooled_jobs"
+
+FULL = """id, organization_id, queue_name, status, payload, result, retry_count, max_retries,
+    last_error, created_at, scheduled_at, started_at, completed_at, expires_at, priority, tags,
+    timeout_seconds, parent_job_id, completion_webhook, assigned_worker_id, lease_id,
+    lease_expires_at, idempotency_key, updated_at, workflow_id, dependency_mode, dependencies_met"""
+
+SUMMARY = "id, queue_name, status, priority, retry_count, created_at, scheduled_at, started_at, completed_at"
+
+_WAKE_INSERTED = f"""wake AS (
+    SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
+    FROM (SELECT DISTINCT queue_name FROM ins WHERE status = 'pending' AND ready) q)"""
+
+INSERT_MANY = f"""
+WITH ins AS (
+    INSERT INTO jobs (id, organization_id, queue_name, status, payload, priority, max_retries,
+                      timeout_seconds, scheduled_at, expires_at, idempotency_key, tags,
+                      parent_job_id, completion_webhook)
+    SELECT s.id, $1, s.queue_name,
+           CASE WHEN s.scheduled_at > now() THEN 'scheduled' ELSE 'pending' END,
+           s.payload, s.priority, s.max_retries, s.timeout_seconds, s.scheduled_at, s.expires_at,
+           s.idempotency_key, s.tags, s.parent_job_id, s.completion_webhook
+    FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::int[], $6::int[], $7::int[],
+                $8::timestamptz[], $9::timestamptz[], $10::text[], $11::jsonb[], $12::text[],
+                $13::text[])
+         AS s(id, queue_name, payload, priority, max_retries, timeout_seconds, scheduled_at,
+              expires_at, idempotency_key, tags, parent_job_id, completion_webhook)
+    ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, queue_name, status, true AS ready
+), {_WAKE_INSERTED}
+SELECT id, (SELECT count(*) FROM wake) AS woken FROM ins"""
+
+
+async def insert_many(conn: asyncpg.Connection, org_id: str, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Inserts jobs (ids chosen by the caller); returns the ids actually inserted.
+
+    Rows whose idempotency key already exists are skipped, never duplicated: the unique
+    index decides, so concurrent duplicates cannot both insert.
+    """
+    cols = ("id", "queue_name", "payload", "priority", "max_retries", "timeout_seconds",
+            "scheduled_at", "expires_at", "idempotency_key", "tags", "parent_job_id",
+            "completion_webhook")
+    arrays = [[row.get(c) for row in rows] for c in cols]
+    records = await conn.fetch(INSERT_MANY, org_id, *arrays)
+    return {r["id"] for r in records}
+
+
+async def ids_by_idempotency_key(conn: asyncpg.Connection, org_id: str, keys: list[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT idempotency_key, id FROM jobs WHERE organization_id = $1 AND idempotency_key = ANY($2::text[])",
+        org_id, keys)
+    return {r["idempotency_key"]: r["id"] for r in rows}
+
+
+async def touch_many(conn: asyncpg.Connection, org_id: str, ids: list[str]) -> None:
+    """An idempotent hit bumps updated_at only."""
+    await conn.execute("UPDATE jobs SET updated_at = now() WHERE organization_id = $1 AND id = ANY($2::text[])",
+                       org_id, ids)
+
+
+async def exists(conn: asyncpg.Connection, org_id: str, job_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM jobs WHERE organization_id = $1 AND id = $2", org_id, job_id))
+
+
+async def get(conn: asyncpg.Connection, org_id: str, job_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {FULL} FROM jobs WHERE organization_id = $1 AND id = $2", org_id, job_id)
+
+
+async def list_summaries(conn: asyncpg.Connection, org_id: str, *, queue_name: str | None,
+                         status: str | None, tag: str | None, limit: int, offset: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {SUMMARY} FROM jobs
+            WHERE organization_id = $1
+              AND ($2::text IS NULL OR queue_name = $2)
+              AND ($3::text IS NULL OR status = $3)
+              AND ($4::text IS NULL OR (jsonb_typeof(tags) = 'object' AND tags ? $4))
+            ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6""",
+        org_id, queue_name, status, tag, limit, offset)
+
+
+async def count_active(conn: asyncpg.Connection, org_id: str, cap: int) -> int:
+    """Active (pending, scheduled, processing) jobs, counting no further than `cap`."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM (SELECT 1 FROM jobs WHERE organization_id = $1
+             AND status IN ('pending', 'scheduled', 'processing') LIMIT $2) a""", org_id, cap)
+
+
+async def count_created_since_midnight(conn: asyncpg.Connection, org_id: str) -> int:
+    return await conn.fetchval(
+        """SELECT count(*) FROM jobs WHERE organization_id = $1
+             AND created_at >= date_trunc('day', now() AT TIME ZONE 'utc') AT TIME ZONE 'utc'""", org_id)
+
+
+async def stats(conn: asyncpg.Connection, org_id: str) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM jobs WHERE organization_id = $1 GROUP BY status",
+                            org_id)
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def batch_status(conn: asyncpg.Connection, org_id: str, ids: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT id, status, queue_name, retry_count, created_at, completed_at FROM jobs
+           WHERE organization_id = $1 AND id = ANY($2::text[])""", org_id, ids)
+
+
+async def cancel(conn: asyncpg.Connection, org_id: str, job_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """UPDATE jobs SET status = 'cancelled', updated_at = now()
+           WHERE organization_id = $1 AND id = $2 AND status IN ('pending', 'scheduled')
+           RETURNING id, queue_name""", org_id, job_id)
+
+
+async def retry(conn: asyncpg.Connection, org_id: str, job_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE jobs SET status = 'pending', retry_count = retry_count + 1, last_error = NULL,
+                   completed_at = NULL, lease_id = NULL, lease_expires_at = NULL,
+                   assigned_worker_id = NULL, updated_at = now()
+            WHERE organization_id = $1 AND id = $2 AND status IN ('failed', 'deadletter')
+            RETURNING {FULL}""", org_id, job_id)
+
+
+async def set_priority(conn: asyncpg.Connection, org_id: str, job_id: str, priority: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """UPDATE jobs j SET priority = $3, updated_at = now()
+           FROM (SELECT id, priority AS old_priority FROM jobs
+                 WHERE organization_id = $1 AND id = $2 AND status IN ('pending', 'scheduled')
+                 FOR UPDATE) old
+           WHERE j.id = old.id RETURNING j.id, old.old_priority, j.priority""", org_id, job_id, priority)
+
+
+# -- the worker protocol -----------------------------------------------------------------------
+
+CLAIM = f"""
+WITH picked AS (
+    SELECT id FROM jobs
+    WHERE organization_id = $1 AND queue_name = $2
+      AND status IN ('pending', 'scheduled') AND dependencies_met
+      AND (scheduled_at IS NULL OR scheduled_at <= now())
+      AND (expires_at IS NULL OR expires_at > now())
+      AND NOT EXISTS (SELECT 1 FROM queue_config q
+                      WHERE q.organization_id = $1 AND q.queue_name = $2 AND NOT q.enabled)
+    ORDER BY priority DESC, created_at ASC
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j SET status = 'processing', assigned_worker_id = $4, lease_id = gen_random_uuid()::text,
+       lease_expires_at = now() + make_interval(secs => $5), started_at = now(), updated_at = now()
+FROM picked WHERE j.id = picked.id
+RETURNING j.id, j.queue_name, j.payload, j.retry_count, j.max_retries, j.timeout_seconds,
+          j.lease_expires_at, j.lease_id, j.status, j.priority, j.created_at"""
+
+
+async def claim(conn: asyncpg.Connection, org_id: str, queue_name: str, worker_id: str,
+                limit: int, lease_secs: float) -> list[asyncpg.Record]:
+    """Leases up to `limit` ready jobs to `worker_id` atomically (SKIP LOCKED: no double claims)."""
+    rows = await conn.fetch(CLAIM, org_id, queue_name, limit, worker_id, float(lease_secs))
+    return sorted(rows, key=lambda r: (-r["priority"], r["created_at"]))
+
+
+# A call is fenced by the lease token when given, else by the assigned worker (legacy clients).
+# The expiry instant belongs to the reaper: at or after lease_expires_at nothing is accepted.
+_FENCE = """organization_id = $1 AND id = $2 AND status = 'processing' AND lease_expires_at > now()
+            AND (CASE WHEN $3::text IS NOT NULL THEN lease_id = $3 ELSE assigned_worker_id = $4 END)"""
+
+COMPLETE = f"""
+WITH done AS (
+    UPDATE jobs SET status = 'completed', result = $5, completed_at = now(), updated_at = now(),
+                    lease_expires_at = NULL
+    WHERE {_FENCE}
+    RETURNING id, queue_name, workflow_id, started_at, completed_at
+), released AS (
+    UPDATE jobs c SET dependencies_met = true, updated_at = now()
+    WHERE c.id IN (SELECT d.job_id FROM job_dependencies d JOIN done ON d.depends_on_job_id = done.id)
+      AND NOT c.dependencies_met AND c.status IN ('pending', 'scheduled')
+      AND (c.dependency_mode = 'any' OR NOT EXISTS (
+            SELECT 1 FROM job_dependencies d2 JOIN jobs p ON p.id = d2.depends_on_job_id
+            WHERE d2.job_id = c.id AND p.status <> 'completed'
+              AND p.id NOT IN (SELECT id FROM done)))
+    RETURNING c.queue_name
+), wake AS (
+    SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
+    FROM (SELECT DISTINCT queue_name FROM released) q
+)
+SELECT id, queue_name, workflow_id, started_at, completed_at,
+       (SELECT count(*) FROM wake) AS woken FROM done"""
+
+
+async def complete(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
+                   worker_id: str | None, result: Any) -> asyncpg.Record | None:
+    """Completes a job held under the caller's lease and releases dependents, in one statement."""
+    return await conn.fetchrow(COMPLETE, org_id, job_id, lease_id, worker_id, result)
+
+
+async def fail(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
+               worker_id: str | None, error: str, allow_retry: bool,
+               backoff_unit_secs: float) -> asyncpg.Record | None:
+    """Fails a leased job: back to pending after the documented backoff, or to the DLQ.
+
+    Delay = min(2^retry_count, 60) backoff units, retry_count taken before the increment.
+    """
+    return await conn.fetchrow(
+        f"""UPDATE jobs SET
+               status = CASE WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
+               scheduled_at = CASE WHEN $6 AND retry_count < max_retries
+                   THEN now() + make_interval(secs => least(power(2, retry_count), 60) * $7)
+                   ELSE scheduled_at END,
+               completed_at = CASE WHEN $6 AND retry_count < max_retries THEN NULL ELSE now() END,
+               retry_count = CASE WHEN $6 AND retry_count < max_retries THEN retry_count + 1
+                                  ELSE retry_count END,
+               last_error = $5, lease_expires_at = NULL, updated_at = now()
+            WHERE {_FENCE}
+            RETURNING id, queue_name, status, retry_count, scheduled_at, workflow_id,
+                      extract(epoch FROM scheduled_at - now()) AS delay_secs""",
+        org_id, job_id, lease_id, worker_id, error, allow_retry, float(backoff_unit_secs))
+
+
+async def heartbeat(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
+                    worker_id: str | None, lease_secs: float) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $5), updated_at = now()
+            WHERE {_FENCE} RETURNING id, lease_expires_at""",
+        org_id, job_id, lease_id, worker_id, float(lease_secs))
+
+
+async def lease_state(conn: asyncpg.Connection, org_id: str, job_id: str) -> asyncpg.Record | None:
+    """What a rejected lease call ran into (to tell 404 from 409 and spot idempotent repeats)."""
+    return await conn.fetchrow(
+        "SELECT status, lease_id, assigned_worker_id FROM jobs WHERE organization_id = $1 AND id = $2",
+        org_id, job_id)
+
+
+async def cancel_descendants(conn: asyncpg.Connection, job_ids: list[str], reason: str) -> list[asyncpg.Record]:
+    """Cancels every pending/scheduled job that (transitively) depends on `job_ids`."""
+    return await conn.fetch(
+        """WITH RECURSIVE down(id) AS (
+               SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::text[])
+               UNION
+               SELECT d.job_id FROM job_dependencies d JOIN down ON d.depends_on_job_id = down.id
+           )
+           UPDATE jobs j SET status = 'cancelled', last_error = $2, updated_at = now()
+           FROM down WHERE j.id = down.id AND j.status IN ('pending', 'scheduled')
+           RETURNING j.id, j.queue_name, j.workflow_id""", job_ids, reason)
+
+
+# -- maintenance -------------------------------------------------------------------------------
+
+async def reap_expired_leases(conn: asyncpg.Connection, batch: int) -> list[asyncpg.Record]:
+    """Returns jobs whose lease expired: retry (no backoff) while retries remain, else DLQ."""
+    return await conn.fetch(
+        f"""WITH expired AS (
+                SELECT id FROM jobs WHERE status = 'processing' AND lease_expires_at <= now()
+                ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            ), reaped AS (
+                UPDATE jobs j SET
+                    status = CASE WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
+                    retry_count = CASE WHEN retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
+                    last_error = CASE WHEN retry_count < max_retries THEN 'Lease expired (worker timeout)'
+                                      ELSE 'Max retries exceeded after lease expiration' END,
+                    completed_at = CASE WHEN retry_count < max_retries THEN NULL ELSE now() END,
+                    scheduled_at = NULL, lease_id = NULL, lease_expires_at = NULL, updated_at = now()
+                FROM expired WHERE j.id = expired.id
+                RETURNING j.id, j.organization_id, j.queue_name, j.status
+            ), wake AS (
+                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
+                FROM (SELECT DISTINCT organization_id, queue_name FROM reaped WHERE status = 'pending') q
+            )
+            SELECT id, organization_id, queue_name, status, (SELECT count(*) FROM wake) AS woken FROM reaped""",
+        batch)
+
+
+async def release_worker_jobs(conn: asyncpg.Connection, org_id: str, worker_id: str) -> list[asyncpg.Record]:
+    """A deregistering worker hands its jobs back: pending, lease cleared, attempt not counted."""
+    return await conn.fetch(
+        f"""WITH rel AS (
+                UPDATE jobs SET status = 'pending', lease_id = NULL, lease_expires_at = NULL,
+                       assigned_worker_id = NULL, updated_at = now()
+                WHERE organization_id = $1 AND assigned_worker_id = $2 AND status = 'processing'
+                RETURNING id, queue_name
+            ), wake AS (
+                SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
+                FROM (SELECT DISTINCT queue_name FROM rel) q
+            )
+            SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""", org_id, worker_id)
+
+
+async def activate_due(conn: asyncpg.Connection, since: datetime | None) -> tuple[datetime, list[asyncpg.Record]]:
+    """Marks due scheduled jobs pending and wakes queues whose delayed jobs just became due."""
+    now = await conn.fetchval("SELECT now()")
+    rows = await conn.fetch(
+        f"""WITH act AS (
+                UPDATE jobs SET status = 'pending', updated_at = now()
+                WHERE status = 'scheduled' AND scheduled_at <= $1
+                RETURNING organization_id, queue_name
+            ), due AS (
+                SELECT organization_id, queue_name FROM act
+                UNION
+                SELECT organization_id, queue_name FROM jobs
+                WHERE status = 'pending' AND scheduled_at IS NOT NULL
+                  AND scheduled_at <= $1 AND ($2::timestamptz IS NULL OR scheduled_at > $2)
+            )
+            SELECT organization_id, queue_name, pg_notify('{WAKE_CHANNEL}', organization_id || '/' || queue_name)
+            FROM due""", now, since)
+    return now, rows
