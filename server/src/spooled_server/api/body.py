@@ -17,6 +17,9 @@ from ..errors import InvalidJson, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
+# Pydantic error types meaning "this is not a JSON object at all".
+_NOT_AN_OBJECT = frozenset({"json_invalid", "json_type", "model_type", "model_attributes_type"})
+
 
 def _contains_nul(value: Any) -> bool:
     if isinstance(value, str):
@@ -51,7 +54,7 @@ def parse_json_bytes(raw: bytes, model: type[M], *, empty_ok: bool = False) -> M
         parsed = model.model_validate_json(raw)
     except ValidationError as err:
         errors = err.errors(include_url=False, include_input=False)
-        if any(e["type"] in ("json_invalid", "json_type") or e["loc"] == () for e in errors):
+        if any(e["type"] in _NOT_AN_OBJECT for e in errors):
             message = errors[0]["msg"]
             raise InvalidJson("Request body is not valid JSON",
                               [{"field": "body", "message": message, "code": "PARSE_ERROR"}]) from None

@@ -1,0 +1,261 @@
+"""The worker protocol: claim, complete, fail, heartbeat, with lease fencing and backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import Org, assert_error, wait_until
+
+
+def ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def enqueue(org: Org, queue: str, **fields) -> str:
+    r = await org.client.post("/jobs", json={"queue_name": queue, "payload": fields.pop("payload", {}), **fields})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def claim(org: Org, queue: str, worker: str = "w1", **fields) -> list[dict]:
+    r = await org.client.post("/jobs/claim", json={"queue_name": queue, "worker_id": worker, **fields})
+    assert r.status_code == 200, r.text
+    return r.json()["jobs"]
+
+
+async def job(org: Org, job_id: str) -> dict:
+    return (await org.client.get(f"/jobs/{job_id}")).json()
+
+
+async def test_claim_shape_and_processing_state(org: Org):
+    job_id = await enqueue(org, "shape", payload={"a": 1})
+    [c] = await claim(org, "shape", "worker-7", lease_duration_secs=60)
+    assert {"id", "queue_name", "payload", "retry_count", "max_retries", "timeout_seconds",
+            "lease_expires_at", "lease_id"} <= set(c)
+    j = await job(org, job_id)
+    assert j["status"] == "processing" and j["assigned_worker_id"] == "worker-7"
+    assert j["lease_id"] == c["lease_id"]
+    lease = (ts(j["lease_expires_at"]) - ts(j["started_at"])).total_seconds()
+    assert 59 <= lease <= 61
+    assert await claim(org, "shape") == []
+
+
+async def test_claim_orders_by_priority_then_age_and_honours_limit(org: Org):
+    low = await enqueue(org, "prio", priority=-5)
+    first_mid = await enqueue(org, "prio", priority=0)
+    high = await enqueue(org, "prio", priority=10)
+    second_mid = await enqueue(org, "prio", priority=0)
+    got = await claim(org, "prio", limit=3)
+    assert [j["id"] for j in got] == [high, first_mid, second_mid]
+    assert [j["id"] for j in await claim(org, "prio", limit=3)] == [low]
+
+
+async def test_delayed_and_expired_jobs_are_not_claimed(org: Org):
+    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+    await enqueue(org, "timing", scheduled_at=future)
+    await enqueue(org, "timing", expires_at=past)
+    ready = await enqueue(org, "timing")
+    assert [j["id"] for j in await claim(org, "timing", limit=10)] == [ready]
+
+
+async def test_claim_validation(org: Org):
+    for body in ({"queue_name": "q"}, {"worker_id": "w"}, {"queue_name": "q", "worker_id": "w", "limit": 0},
+                 {"queue_name": "q", "worker_id": "w", "limit": 101},
+                 {"queue_name": "q", "worker_id": "w", "lease_duration_secs": 4},
+                 {"queue_name": "q", "worker_id": "w", "lease_duration_secs": 3601},
+                 {"queue_name": "q", "worker_id": "w", "wait_ms": 30_001}):
+        assert_error(await org.client.post("/jobs/claim", json=body), 400, "VALIDATION_ERROR")
+
+
+async def test_complete_requires_the_current_lease(org: Org):
+    job_id = await enqueue(org, "fence")
+    [c] = await claim(org, "fence")
+    assert_error(await org.client.post(f"/jobs/{job_id}/complete", json={"worker_id": "w1", "lease_id": "stale"}),
+                 409, "LEASE_EXPIRED")
+    assert_error(await org.client.post(f"/jobs/{job_id}/complete", json={"worker_id": "other"}),
+                 409, "LEASE_EXPIRED")
+    assert (await job(org, job_id))["status"] == "processing"
+    ok = await org.client.post(f"/jobs/{job_id}/complete", json={"worker_id": "w1", "lease_id": c["lease_id"],
+                                                                  "result": {"v": 1}})
+    assert ok.json() == {"success": True}
+    done = await job(org, job_id)
+    assert done["status"] == "completed" and done["result"] == {"v": 1} and done["completed_at"]
+
+
+async def test_complete_without_lease_id_is_fenced_by_worker(org: Org):
+    job_id = await enqueue(org, "legacy")
+    await claim(org, "legacy", "legacy-worker")
+    r = await org.client.post(f"/jobs/{job_id}/complete", json={"worker_id": "legacy-worker"})
+    assert r.status_code == 200
+
+
+async def test_repeated_complete_with_same_lease_is_idempotent(org: Org):
+    job_id = await enqueue(org, "repeat")
+    [c] = await claim(org, "repeat")
+    body = {"worker_id": "w1", "lease_id": c["lease_id"], "result": {"first": True}}
+    assert (await org.client.post(f"/jobs/{job_id}/complete", json=body)).status_code == 200
+    again = await org.client.post(f"/jobs/{job_id}/complete", json={**body, "result": {"second": True}})
+    assert again.status_code == 200
+    assert (await job(org, job_id))["result"] == {"first": True}
+
+
+async def test_lease_calls_on_unknown_job_are_404_and_need_a_fence(org: Org):
+    for action, extra in (("complete", {}), ("fail", {"error": "x"}), ("heartbeat", {})):
+        assert_error(await org.client.post(f"/jobs/missing/{action}", json={"worker_id": "w", **extra}),
+                     404, "NOT_FOUND")
+        assert_error(await org.client.post(f"/jobs/missing/{action}", json={**extra}), 400, "VALIDATION_ERROR")
+
+
+async def test_fail_retries_with_documented_backoff(org: Org, pool):
+    job_id = await enqueue(org, "backoff", max_retries=10)
+    for retry_count, minutes in ((0, 1), (1, 2), (2, 4), (5, 32), (6, 60), (9, 60)):
+        async with pool.acquire() as conn:
+            await conn.execute("UPDATE jobs SET retry_count = $2, scheduled_at = NULL, status = 'pending'"
+                               " WHERE id = $1", job_id, retry_count)
+        [c] = await claim(org, "backoff")
+        before = datetime.now(timezone.utc)
+        r = await org.client.post(f"/jobs/{job_id}/fail",
+                                  json={"worker_id": "w1", "lease_id": c["lease_id"], "error": "boom"})
+        assert r.status_code == 200 and r.json()["success"] is True and r.json()["will_retry"] is True
+        j = await job(org, job_id)
+        assert j["status"] == "pending" and j["retry_count"] == retry_count + 1 and j["last_error"] == "boom"
+        delay = (ts(j["scheduled_at"]) - before).total_seconds()
+        assert minutes * 60 - 5 <= delay <= minutes * 60 + 5, (retry_count, delay)
+        assert r.json()["next_retry_delay_secs"] == pytest.approx(minutes * 60, abs=5)
+        assert await claim(org, "backoff") == []  # not visible until the backoff passes
+
+
+async def test_retries_exhausted_goes_to_deadletter(org: Org):
+    job_id = await enqueue(org, "exhaust", max_retries=1)
+    [c] = await claim(org, "exhaust")
+    await org.client.post(f"/jobs/{job_id}/fail", json={"worker_id": "w1", "lease_id": c["lease_id"], "error": "1"})
+    j = await job(org, job_id)
+    assert j["status"] == "pending" and j["retry_count"] == 1
+
+
+async def test_max_retries_zero_and_no_retry_dead_letter_at_once(org: Org):
+    for fields, body_extra in (({"max_retries": 0}, {}), ({"max_retries": 5}, {"no_retry": True})):
+        job_id = await enqueue(org, "dead", **fields)
+        [c] = await claim(org, "dead")
+        r = await org.client.post(f"/jobs/{job_id}/fail", json={"worker_id": "w1", "lease_id": c["lease_id"],
+                                                                 "error": "fatal", **body_extra})
+        assert r.json()["will_retry"] is False
+        j = await job(org, job_id)
+        assert j["status"] == "deadletter" and j["last_error"] == "fatal" and j["retry_count"] == 0
+
+
+async def test_fail_accepts_reason_alias_and_truncates_long_errors(org: Org):
+    job_id = await enqueue(org, "alias", max_retries=0)
+    [c] = await claim(org, "alias")
+    r = await org.client.post(f"/jobs/{job_id}/fail", json={"lease_id": c["lease_id"], "reason": "r" * 4096})
+    assert r.status_code == 200
+    assert len((await job(org, job_id))["last_error"]) == 4096
+    assert_error(await org.client.post(f"/jobs/{job_id}/fail", json={"lease_id": "x"}), 400, "VALIDATION_ERROR")
+
+
+async def test_heartbeat_extends_lease_and_is_fenced(org: Org):
+    job_id = await enqueue(org, "hb")
+    [c] = await claim(org, "hb", lease_duration_secs=10)
+    r = await org.client.post(f"/jobs/{job_id}/heartbeat",
+                              json={"worker_id": "w1", "lease_id": c["lease_id"], "lease_duration_secs": 600})
+    assert r.status_code == 200 and r.json()["success"] is True
+    assert (ts(r.json()["lease_expires_at"]) - datetime.now(timezone.utc)).total_seconds() > 500
+    r = await org.client.post(f"/jobs/{job_id}/heartbeat",
+                              json={"worker_id": "w1", "lease_id": c["lease_id"], "extension_secs": 30})
+    assert r.status_code == 200
+    assert_error(await org.client.post(f"/jobs/{job_id}/heartbeat", json={"lease_id": "old"}), 409, "LEASE_EXPIRED")
+
+
+async def test_expired_lease_returns_job_within_two_seconds(org: Org):
+    job_id = await enqueue(org, "expire")
+    [c] = await claim(org, "expire", lease_duration_secs=5)
+    expires = ts(c["lease_expires_at"])
+
+    async def returned() -> bool:
+        return (await job(org, job_id))["status"] == "pending"
+
+    await wait_until(returned, timeout=12)
+    back_at = datetime.now(timezone.utc)
+    assert (back_at - expires).total_seconds() <= 2.5
+    j = await job(org, job_id)
+    assert j["retry_count"] == 1 and j["last_error"] == "Lease expired (worker timeout)" and j["lease_id"] is None
+
+
+async def test_zombie_worker_is_rejected_and_changes_nothing(org: Org):
+    """R2: A's lease expires, B claims and completes; A's late heartbeat and complete are 409."""
+    job_id = await enqueue(org, "zombie")
+    [a] = await claim(org, "zombie", "A", lease_duration_secs=5)
+
+    got_b: list[dict] = []
+
+    async def b_claims() -> bool:
+        got_b.extend(await claim(org, "zombie", "B", lease_duration_secs=60))
+        return bool(got_b)
+
+    await wait_until(b_claims, timeout=12, interval=0.2)
+    [b] = got_b
+    assert b["retry_count"] == 1 and b["lease_id"] != a["lease_id"]
+    assert (await org.client.post(f"/jobs/{job_id}/complete",
+                                  json={"worker_id": "B", "lease_id": b["lease_id"], "result": {"by": "B"}})).status_code == 200
+    before = await job(org, job_id)
+    assert_error(await org.client.post(f"/jobs/{job_id}/heartbeat",
+                                       json={"worker_id": "A", "lease_id": a["lease_id"], "lease_duration_secs": 30}),
+                 409, "LEASE_EXPIRED")
+    assert_error(await org.client.post(f"/jobs/{job_id}/complete",
+                                       json={"worker_id": "A", "lease_id": a["lease_id"], "result": {"by": "A"}}),
+                 409, "LEASE_EXPIRED")
+    assert_error(await org.client.post(f"/jobs/{job_id}/fail",
+                                       json={"worker_id": "A", "lease_id": a["lease_id"], "error": "late"}),
+                 409, "LEASE_EXPIRED")
+    after = await job(org, job_id)
+    assert after == before and after["result"] == {"by": "B"} and after["retry_count"] == 1
+
+
+async def test_zombie_rejected_while_new_holder_still_runs(org: Org):
+    """R2 variant (i): B still running when A resumes; A rejected, B's later complete accepted."""
+    job_id = await enqueue(org, "zombie2")
+    [a] = await claim(org, "zombie2", "A", lease_duration_secs=5)
+    got_b: list[dict] = []
+
+    async def b_claims() -> bool:
+        got_b.extend(await claim(org, "zombie2", "B", lease_duration_secs=60))
+        return bool(got_b)
+
+    await wait_until(b_claims, timeout=12, interval=0.2)
+    assert_error(await org.client.post(f"/jobs/{job_id}/complete", json={"worker_id": "A", "lease_id": a["lease_id"]}),
+                 409, "LEASE_EXPIRED")
+    assert (await job(org, job_id))["status"] == "processing"
+    r = await org.client.post(f"/jobs/{job_id}/complete", json={"worker_id": "B", "lease_id": got_b[0]["lease_id"]})
+    assert r.status_code == 200
+
+
+async def test_long_poll_claim_wakes_when_a_job_arrives(org: Org):
+    started = time.monotonic()
+    waiter = asyncio.create_task(org.client.post("/jobs/claim", json={
+        "queue_name": "longpoll", "worker_id": "w", "wait_ms": 10_000}))
+    # Give the claim a moment to start waiting so the NOTIFY path is exercised; the result
+    # does not depend on it (a claim that has not started yet simply finds the job).
+    await asyncio.sleep(0.3)
+    job_id = await enqueue(org, "longpoll")
+    r = await waiter
+    elapsed = time.monotonic() - started
+    assert [j["id"] for j in r.json()["jobs"]] == [job_id]
+    assert elapsed < 5
+
+
+async def test_long_poll_returns_empty_when_wait_ends(org: Org):
+    started = time.monotonic()
+    assert await claim(org, "idle-longpoll", wait_ms=300) == []
+    assert 0.25 <= time.monotonic() - started < 3
+
+
+async def test_claims_are_scoped_to_the_organization(org: Org, make_org):
+    other = await make_org()
+    await enqueue(org, "shared-name")
+    assert await claim(other, "shared-name", limit=10) == []
+    assert len(await claim(org, "shared-name", limit=10)) == 1
