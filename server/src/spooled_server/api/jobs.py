@@ -12,7 +12,7 @@ from ..services import jobs as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import (IdempotencyKey, LeaseSeconds, Limit100, MaxRetries, Payload, Priority, QueueName,
+from .fields import (IdempotencyKey, JsonValue, LeaseSeconds, Limit100, MaxRetries, Payload, Priority, QueueName,
                      Tags, TimeoutSeconds, Timestamp, check_queue_name)
 from .responses import json, no_content
 
@@ -78,7 +78,7 @@ class ClaimBody(Strict):
 class CompleteBody(Strict):
     worker_id: str | None = Field(default=None, min_length=1, max_length=255)
     lease_id: str | None = Field(default=None, min_length=1, max_length=255)
-    result: Any = None
+    result: JsonValue = None
 
 
 class FailBody(Strict):

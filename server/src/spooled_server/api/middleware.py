@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import BadRequest, PayloadTooLarge, envelope, http_status
+from ..errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed, envelope, http_status
 from ..metrics import REGISTRY
 from .responses import render
+
+# Past the limit, up to this many bytes are read and discarded before answering 413, so a
+# client that sends its whole body before reading sees the answer instead of a reset.
+# Anything larger is answered at once and the connection closed.
+DRAIN_LIMIT = 8 * 1024 * 1024
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _VERSION = re.compile(r"^[A-Za-z0-9.]{1,16}$")
@@ -54,6 +60,18 @@ class RequestContext:
             await send({"type": "http.response.body", "body": body})
 
         path = scope.get("path", "")
+        query = scope.get("query_string", b"").lower()
+        # PostgreSQL cannot store NUL in text, so no id or name contains one.
+        if "\x00" in path:
+            await reject(NotFound("Resource not found"))
+            return
+        if b"%00" in query or b"\x00" in query:
+            fields = sorted({k for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+                             if "\x00" in k or "\x00" in v}) or ["query"]
+            await reject(ValidationFailed("Query parameters must not contain NUL characters", [
+                {"field": f, "message": "must not contain NUL characters", "code": "nul_character"}
+                for f in fields]))
+            return
         version = headers.get("x-api-version")
         if path.startswith("/api/v1") and version and _VERSION.match(version) and version != "1":
             await reject(BadRequest(f"Unsupported API version '{version}'; this server speaks version 1"))
@@ -64,6 +82,8 @@ class RequestContext:
                 await reject(BadRequest("Invalid Content-Length header"))
                 return
             if int(declared) > self.max_body:
+                if int(declared) <= DRAIN_LIMIT:
+                    await _drain(receive, DRAIN_LIMIT)
                 await reject(PayloadTooLarge(f"Request body exceeds {self.max_body} bytes"))
                 return
 
@@ -76,7 +96,10 @@ class RequestContext:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_body:
-                    raise BodyTooLarge(f"Request body exceeds {max_body} bytes")
+                    if message.get("more_body"):
+                        await _drain(receive, DRAIN_LIMIT - seen)
+                    raise BodyTooLarge(f"Request body exceeds {max_body} bytes",
+                                       headers={"Connection": "close"})
             return message
 
         try:
@@ -86,3 +109,14 @@ class RequestContext:
             label = getattr(route, "path", None) or "unmatched"
             REGISTRY.observe_request(scope.get("method", ""), label, status_holder[0],
                                      time.perf_counter() - started)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Reads and discards the rest of a request body, up to `budget` bytes."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body"):
+            return

@@ -14,11 +14,13 @@ import orjson
 from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
 from ..store import jobs as store
 from ..store import organizations as org_store
-from ..store import queues as queue_store
 from .core import Core
 from .plans import exceeds
 
 HARD_PAYLOAD_LIMIT = 1024 * 1024
+# A claim answers with at most this many bytes of payload (always at least one job); the
+# rest of what it leased goes straight back to the queue.
+CLAIM_RESPONSE_PAYLOAD_CAP = 16 * 1024 * 1024
 STATUSES = ("pending", "scheduled", "processing", "completed", "failed", "deadletter", "cancelled")
 
 
@@ -75,18 +77,6 @@ async def _check_plan(core: Core, conn, org_id: str, jobs: list[NewJob], limits:
                                  "plan": limits["tier"]})
 
 
-async def _apply_defaults(conn, org_id: str, jobs: list[NewJob], settings) -> None:
-    """Unset max_retries / timeout come from the queue's config, else the server defaults."""
-    need = {j.queue_name for j in jobs if j.max_retries is None or j.timeout_seconds is None}
-    configs = await queue_store.defaults_for(conn, org_id, list(need)) if need else {}
-    for job in jobs:
-        cfg = configs.get(job.queue_name)
-        if job.max_retries is None:
-            job.max_retries = cfg["max_retries"] if cfg else settings.queue_default_max_retries
-        if job.timeout_seconds is None:
-            job.timeout_seconds = cfg["default_timeout"] if cfg else settings.queue_default_timeout_secs
-
-
 async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple[str, bool]]:
     """Creates jobs in one statement; returns (id, created) per input, in input order.
 
@@ -94,34 +84,44 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple
     job with created=False; the unique index makes this hold under concurrent duplicates.
     """
     limits = await core.limits.for_org(org_id)
+    # A key repeated within the batch: the first occurrence is the one inserted.
+    first_with_key: dict[str, NewJob] = {}
+    unique = []
+    for job in jobs:
+        if job.idempotency_key is None or job.idempotency_key not in first_with_key:
+            unique.append(job)
+            if job.idempotency_key is not None:
+                first_with_key[job.idempotency_key] = job
+    rows = [vars(j) for j in unique]
+    defaults = (core.settings.queue_default_max_retries, core.settings.queue_default_timeout_secs)
     async with core.pool.acquire() as conn:
         parents = {j.parent_job_id for j in jobs if j.parent_job_id}
         for parent in parents:
             if not await store.exists(conn, org_id, parent):
                 raise NotFound("Parent job not found", {"field": "parent_job_id"})
-        await _apply_defaults(conn, org_id, jobs, core.settings)
-        counted = limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None
-        if counted:
+        if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:
             # Limited plans: lock the organization row so concurrent creates count exactly.
             async with conn.transaction():
                 await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
-                await _check_plan(core, conn, org_id, jobs, limits)
-                inserted = await store.insert_many(conn, org_id, [vars(j) for j in jobs])
+                await _check_plan(core, conn, org_id, unique, limits)
+                inserted = await store.insert_many(conn, org_id, rows, *defaults)
                 await org_store.add_jobs_today(conn, org_id, len(inserted))
         else:
-            await _check_plan(core, conn, org_id, jobs, limits)
-            inserted = await store.insert_many(conn, org_id, [vars(j) for j in jobs])
-        results: list[tuple[str, bool]] = []
-        missing = [j.idempotency_key for j in jobs if j.id not in inserted and j.idempotency_key]
+            await _check_plan(core, conn, org_id, unique, limits)
+            inserted = await store.insert_many(conn, org_id, rows, *defaults)
+        missing = [j.idempotency_key for j in unique if j.id not in inserted and j.idempotency_key]
         existing = await store.ids_by_idempotency_key(conn, org_id, missing) if missing else {}
         if existing:
-            await store.touch_many(conn, org_id, [i for i in existing.values() if i not in inserted])
-        for job in jobs:
-            if job.id in inserted:
-                results.append((job.id, True))
-            else:
-                results.append((existing[job.idempotency_key], False))
-        return results
+            await store.touch_many(conn, org_id, list(existing.values()))
+    results: list[tuple[str, bool]] = []
+    for job in jobs:
+        if job.id in inserted:
+            results.append((job.id, True))
+        elif job.idempotency_key in existing:
+            results.append((existing[job.idempotency_key], False))
+        else:  # a repeat, within this batch, of a key this batch inserted
+            results.append((first_with_key[job.idempotency_key].id, False))
+    return results
 
 
 async def create(core: Core, org_id: str, job: NewJob) -> tuple[str, bool]:
@@ -202,6 +202,8 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
                 event.clear()
             async with core.pool.acquire() as conn:
                 rows = await store.claim(conn, org_id, queue_name, worker_id, limit, lease_secs)
+                if len(rows) > 1:
+                    rows = await _cap_response(conn, org_id, rows)
             remaining = deadline - time.monotonic()
             if rows or event is None or remaining <= 0:
                 return [dict(r) for r in rows]
@@ -215,24 +217,37 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
             core.wake.unregister(org_id, queue_name, event)
 
 
-async def _lease_rejection(conn, org_id: str, job_id: str, lease_id: str | None,
-                           worker_id: str | None, repeat_ok: tuple[str, ...]) -> None:
-    """Explains why a fenced update matched nothing; returns quietly for an idempotent repeat."""
-    state = await store.lease_state(conn, org_id, job_id)
-    if state is None:
+async def _cap_response(conn, org_id: str, rows: list) -> list:
+    total, keep = 0, 0
+    for row in rows:
+        total += payload_size(row["payload"])
+        if keep and total > CLAIM_RESPONSE_PAYLOAD_CAP:
+            break
+        keep += 1
+    if keep < len(rows):
+        await store.release_claims(conn, org_id, [r["lease_id"] for r in rows[keep:]])
+    return rows[:keep]
+
+
+def _check_outcome(row, job_id: str, lease_id: str | None, repeat_ok: tuple[str, ...]) -> bool:
+    """True when the fenced update took effect. A call the fence refused raises, except an
+    exact repeat (same lease token) of a call that already took effect, which is answered
+    as it was the first time (False)."""
+    if row is None or not row["visible"]:
         raise NotFound("Job not found")
-    if lease_id is not None and state["lease_id"] == lease_id and state["status"] in repeat_ok:
-        return  # the same call, retried after it already took effect
+    if row["id"] is not None:
+        return True
+    if lease_id is not None and row["prior_lease"] == lease_id and row["prior_status"] in repeat_ok:
+        return False
     raise LeaseExpired("The job's lease has expired or is held by another worker",
-                       {"job_id": job_id, "status": state["status"]})
+                       {"job_id": job_id, "status": row["prior_status"]})
 
 
 async def complete(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
                    lease_id: str | None, result: Any) -> None:
     async with core.pool.acquire() as conn:
         row = await store.complete(conn, org_id, job_id, lease_id, worker_id, result)
-        if row is None:
-            await _lease_rejection(conn, org_id, job_id, lease_id, worker_id, ("completed",))
+    _check_outcome(row, job_id, lease_id, ("completed",))
 
 
 async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, lease_id: str | None,
@@ -241,10 +256,8 @@ async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, l
     async with core.pool.acquire() as conn, conn.transaction():
         row = await store.fail(conn, org_id, job_id, lease_id, worker_id, error, allow_retry,
                                core.settings.spooled_backoff_unit_secs)
-        if row is None:
-            await _lease_rejection(conn, org_id, job_id, lease_id, worker_id,
-                                   ("pending", "scheduled", "deadletter", "failed"))
-            return {"will_retry": False, "next_retry_delay_secs": 0}
+        if not _check_outcome(row, job_id, lease_id, ("pending", "scheduled", "deadletter", "failed")):
+            return {"will_retry": False, "next_retry_delay_secs": 0, "status": row["prior_status"]}
         if row["status"] == "deadletter":
             await store.cancel_descendants(conn, [job_id], "Parent job failed or was deadlettered")
     will_retry = row["status"] == "pending"
@@ -256,6 +269,5 @@ async def heartbeat(core: Core, org_id: str, job_id: str, *, worker_id: str | No
                     lease_id: str | None, lease_secs: int) -> datetime:
     async with core.pool.acquire() as conn:
         row = await store.heartbeat(conn, org_id, job_id, lease_id, worker_id, lease_secs)
-        if row is None:
-            await _lease_rejection(conn, org_id, job_id, lease_id, worker_id, ())
+    _check_outcome(row, job_id, lease_id, ())
     return row["lease_expires_at"]

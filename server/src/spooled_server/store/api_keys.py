@@ -73,3 +73,8 @@ async def list_active_members(conn: asyncpg.Connection, org_id: str) -> list[asy
     return await conn.fetch(
         """SELECT id, name, queues, created_at FROM api_keys
            WHERE organization_id = $1 AND is_active ORDER BY created_at""", org_id)
+
+
+async def ids_for_org(conn: asyncpg.Connection, org_id: str) -> list[str]:
+    rows = await conn.fetch("SELECT id FROM api_keys WHERE organization_id = $1", org_id)
+    return [r["id"] for r in rows]

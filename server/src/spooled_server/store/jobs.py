@@ -31,20 +31,25 @@ WITH ins AS (
                       parent_job_id, completion_webhook)
     SELECT s.id, $1, s.queue_name,
            CASE WHEN s.scheduled_at > now() THEN 'scheduled' ELSE 'pending' END,
-           s.payload, s.priority, s.max_retries, s.timeout_seconds, s.scheduled_at, s.expires_at,
+           s.payload, s.priority,
+           -- Unset retries/timeout come from the queue's config, else the server default.
+           COALESCE(s.max_retries, qc.max_retries, $14), COALESCE(s.timeout_seconds, qc.default_timeout, $15),
+           s.scheduled_at, s.expires_at,
            s.idempotency_key, s.tags, s.parent_job_id, s.completion_webhook
     FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::int[], $6::int[], $7::int[],
                 $8::timestamptz[], $9::timestamptz[], $10::text[], $11::jsonb[], $12::text[],
                 $13::text[])
          AS s(id, queue_name, payload, priority, max_retries, timeout_seconds, scheduled_at,
               expires_at, idempotency_key, tags, parent_job_id, completion_webhook)
+    LEFT JOIN queue_config qc ON qc.organization_id = $1 AND qc.queue_name = s.queue_name
     ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue_name, status, true AS ready
 ), {_WAKE_INSERTED}
 SELECT id, (SELECT count(*) FROM wake) AS woken FROM ins"""
 
 
-async def insert_many(conn: asyncpg.Connection, org_id: str, rows: Sequence[dict[str, Any]]) -> set[str]:
+async def insert_many(conn: asyncpg.Connection, org_id: str, rows: Sequence[dict[str, Any]],
+                      default_max_retries: int, default_timeout: int) -> set[str]:
     """Inserts jobs (ids chosen by the caller); returns the ids actually inserted.
 
     Rows whose idempotency key already exists are skipped, never duplicated: the unique
@@ -54,7 +59,7 @@ async def insert_many(conn: asyncpg.Connection, org_id: str, rows: Sequence[dict
             "scheduled_at", "expires_at", "idempotency_key", "tags", "parent_job_id",
             "completion_webhook")
     arrays = [[row.get(c) for row in rows] for c in cols]
-    records = await conn.fetch(INSERT_MANY, org_id, *arrays)
+    records = await conn.fetch(INSERT_MANY, org_id, *arrays, default_max_retries, default_timeout)
     return {r["id"] for r in records}
 
 
@@ -170,16 +175,39 @@ async def claim(conn: asyncpg.Connection, org_id: str, queue_name: str, worker_i
     return sorted(rows, key=lambda r: (-r["priority"], r["created_at"]))
 
 
-# A call is fenced by the lease token when given, else by the assigned worker (legacy clients).
-# The expiry instant belongs to the reaper: at or after lease_expires_at nothing is accepted.
-_FENCE = """organization_id = $1 AND id = $2 AND status = 'processing' AND lease_expires_at > now()
-            AND (CASE WHEN $3::text IS NOT NULL THEN lease_id = $3 ELSE assigned_worker_id = $4 END)"""
+async def release_claims(conn: asyncpg.Connection, org_id: str, leases: list[str]) -> None:
+    """Hands just-claimed jobs straight back (the claim response would have been too large)."""
+    await conn.execute(
+        """UPDATE jobs SET status = 'pending', lease_id = NULL, lease_expires_at = NULL,
+                  assigned_worker_id = NULL, started_at = NULL, updated_at = now()
+           WHERE organization_id = $1 AND lease_id = ANY($2::text[]) AND status = 'processing'""",
+        org_id, leases)
+
+
+# A lease call first locks its job by primary key, alone: with the fence conditions in the same
+# WHERE, the planner may walk a partial index of every processing job instead. The fence is
+# then checked on that locked row: the lease token when given, else the assigned worker (legacy
+# clients). The expiry instant belongs to the reaper: at or after lease_expires_at nothing is
+# accepted. Every statement returns the locked row's state even when the fence rejects the
+# call, so a rejection is explained without a second round trip.
+_TARGET = """target AS MATERIALIZED (
+    SELECT id, organization_id, status, lease_id, assigned_worker_id,
+           lease_expires_at > now() AS live
+    FROM jobs WHERE id = $2 FOR UPDATE
+), fenced AS (
+    SELECT id FROM target
+    WHERE organization_id = $1 AND status = 'processing' AND live
+      AND (CASE WHEN $3::text IS NOT NULL THEN lease_id = $3 ELSE assigned_worker_id = $4 END)
+)"""
+
+_OUTCOME = """SELECT t.organization_id = $1 AS visible, t.status AS prior_status, t.lease_id AS prior_lease,
+       d.* FROM target t LEFT JOIN done d ON true"""
 
 COMPLETE = f"""
-WITH done AS (
+WITH {_TARGET}, done AS (
     UPDATE jobs SET status = 'completed', result = $5, completed_at = now(), updated_at = now(),
                     lease_expires_at = NULL
-    WHERE {_FENCE}
+    WHERE id = (SELECT id FROM fenced)
     RETURNING id, queue_name, workflow_id, started_at, completed_at
 ), released AS (
     UPDATE jobs c SET dependencies_met = true, updated_at = now()
@@ -194,14 +222,31 @@ WITH done AS (
     SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
     FROM (SELECT DISTINCT queue_name FROM released) q
 )
-SELECT id, queue_name, workflow_id, started_at, completed_at,
-       (SELECT count(*) FROM wake) AS woken FROM done"""
+SELECT o.*, (SELECT count(*) FROM wake) AS woken FROM ({_OUTCOME}) o"""
 
 
 async def complete(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
                    worker_id: str | None, result: Any) -> asyncpg.Record | None:
-    """Completes a job held under the caller's lease and releases dependents, in one statement."""
+    """Completes a job held under the caller's lease and releases its dependents, in one
+    statement. None: no such job; a row with id NULL: the fence refused (see prior_*)."""
     return await conn.fetchrow(COMPLETE, org_id, job_id, lease_id, worker_id, result)
+
+
+FAIL = f"""
+WITH {_TARGET}, done AS (
+    UPDATE jobs SET
+       status = CASE WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
+       scheduled_at = CASE WHEN $6 AND retry_count < max_retries
+           THEN now() + make_interval(secs => least(power(2, retry_count), 60) * $7)
+           ELSE scheduled_at END,
+       completed_at = CASE WHEN $6 AND retry_count < max_retries THEN NULL ELSE now() END,
+       retry_count = CASE WHEN $6 AND retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
+       last_error = $5, lease_expires_at = NULL, updated_at = now()
+    WHERE id = (SELECT id FROM fenced)
+    RETURNING id, queue_name, status, retry_count, scheduled_at, workflow_id,
+              extract(epoch FROM scheduled_at - now()) AS delay_secs
+)
+{_OUTCOME}"""
 
 
 async def fail(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
@@ -211,48 +256,45 @@ async def fail(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str
 
     Delay = min(2^retry_count, 60) backoff units, retry_count taken before the increment.
     """
-    return await conn.fetchrow(
-        f"""UPDATE jobs SET
-               status = CASE WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
-               scheduled_at = CASE WHEN $6 AND retry_count < max_retries
-                   THEN now() + make_interval(secs => least(power(2, retry_count), 60) * $7)
-                   ELSE scheduled_at END,
-               completed_at = CASE WHEN $6 AND retry_count < max_retries THEN NULL ELSE now() END,
-               retry_count = CASE WHEN $6 AND retry_count < max_retries THEN retry_count + 1
-                                  ELSE retry_count END,
-               last_error = $5, lease_expires_at = NULL, updated_at = now()
-            WHERE {_FENCE}
-            RETURNING id, queue_name, status, retry_count, scheduled_at, workflow_id,
-                      extract(epoch FROM scheduled_at - now()) AS delay_secs""",
-        org_id, job_id, lease_id, worker_id, error, allow_retry, float(backoff_unit_secs))
+    return await conn.fetchrow(FAIL, org_id, job_id, lease_id, worker_id, error, allow_retry,
+                               float(backoff_unit_secs))
+
+
+HEARTBEAT = f"""
+WITH {_TARGET}, done AS (
+    UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $5), updated_at = now()
+    WHERE id = (SELECT id FROM fenced)
+    RETURNING id, lease_expires_at
+)
+{_OUTCOME}"""
 
 
 async def heartbeat(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
                     worker_id: str | None, lease_secs: float) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $5), updated_at = now()
-            WHERE {_FENCE} RETURNING id, lease_expires_at""",
-        org_id, job_id, lease_id, worker_id, float(lease_secs))
+    return await conn.fetchrow(HEARTBEAT, org_id, job_id, lease_id, worker_id, float(lease_secs))
 
 
-async def lease_state(conn: asyncpg.Connection, org_id: str, job_id: str) -> asyncpg.Record | None:
-    """What a rejected lease call ran into (to tell 404 from 409 and spot idempotent repeats)."""
-    return await conn.fetchrow(
-        "SELECT status, lease_id, assigned_worker_id FROM jobs WHERE organization_id = $1 AND id = $2",
-        org_id, job_id)
+_CANCEL_BLOCKED = """
+UPDATE jobs c SET status = 'cancelled', last_error = $2, updated_at = now()
+WHERE c.id IN (SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::text[]))
+  AND c.status IN ('pending', 'scheduled')
+  -- 'all' cannot run once any dependency is dead; 'any' only once every one of them is.
+  AND (c.dependency_mode = 'all' OR NOT EXISTS (
+        SELECT 1 FROM job_dependencies d2 JOIN jobs p ON p.id = d2.depends_on_job_id
+        WHERE d2.job_id = c.id AND p.status NOT IN ('cancelled', 'deadletter', 'failed')))
+RETURNING c.id, c.queue_name, c.workflow_id"""
 
 
 async def cancel_descendants(conn: asyncpg.Connection, job_ids: list[str], reason: str) -> list[asyncpg.Record]:
-    """Cancels every pending/scheduled job that (transitively) depends on `job_ids`."""
-    return await conn.fetch(
-        """WITH RECURSIVE down(id) AS (
-               SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::text[])
-               UNION
-               SELECT d.job_id FROM job_dependencies d JOIN down ON d.depends_on_job_id = down.id
-           )
-           UPDATE jobs j SET status = 'cancelled', last_error = $2, updated_at = now()
-           FROM down WHERE j.id = down.id AND j.status IN ('pending', 'scheduled')
-           RETURNING j.id, j.queue_name, j.workflow_id""", job_ids, reason)
+    """Cancels every waiting job that can no longer run because `job_ids` died, level by level
+    down the dependency graph (a DAG, so this ends). Run inside the transaction that killed them."""
+    cancelled: list[asyncpg.Record] = []
+    frontier = job_ids
+    while frontier:
+        rows = await conn.fetch(_CANCEL_BLOCKED, frontier, reason)
+        cancelled += rows
+        frontier = [r["id"] for r in rows]
+    return cancelled
 
 
 # -- maintenance -------------------------------------------------------------------------------

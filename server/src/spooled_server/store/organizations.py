@@ -70,3 +70,66 @@ async def add_jobs_today(conn: asyncpg.Connection, org_id: str, count: int) -> N
 async def reset_jobs_today(conn: asyncpg.Connection, org_id: str) -> bool:
     return bool(await conn.fetchval(
         "UPDATE organizations SET jobs_created_today = 0 WHERE id = $1 RETURNING true", org_id))
+
+
+async def taken_slugs(conn: asyncpg.Connection, candidates: list[str]) -> set[str]:
+    rows = await conn.fetch("SELECT slug FROM organizations WHERE slug = ANY($1::text[])", candidates)
+    return {r["slug"] for r in rows}
+
+
+async def replace_settings(conn: asyncpg.Connection, org_id: str, settings: dict[str, Any]) -> asyncpg.Record | None:
+    """Replaces settings wholesale except `webhook_token`, which only its own routes change
+    (so saving unrelated settings can never silently open webhook ingestion)."""
+    return await conn.fetchrow(
+        f"""UPDATE organizations SET
+              settings = ($2::jsonb - 'webhook_token')
+                         || jsonb_strip_nulls(jsonb_build_object('webhook_token', settings->'webhook_token')),
+              updated_at = now()
+            WHERE id = $1 RETURNING {COLUMNS}""", org_id, settings)
+
+
+async def set_webhook_token(conn: asyncpg.Connection, org_id: str, token: str | None) -> asyncpg.Record | None:
+    """Sets (or with None removes) settings.webhook_token; returns the new settings."""
+    return await conn.fetchrow(
+        """UPDATE organizations SET
+              settings = CASE WHEN $2::text IS NULL THEN settings - 'webhook_token'
+                              ELSE settings || jsonb_build_object('webhook_token', $2::text) END,
+              updated_at = now()
+           WHERE id = $1 RETURNING settings""", org_id, token)
+
+
+async def lock(conn: asyncpg.Connection, org_id: str) -> bool:
+    """Row-locks the organization for the rest of the transaction (serialises cap checks)."""
+    return bool(await conn.fetchval("SELECT true FROM organizations WHERE id = $1 FOR UPDATE", org_id))
+
+
+# Sort keys the admin list accepts, mapped to trusted column names.
+SORT_COLUMNS = {"name": "name", "slug": "slug", "plan_tier": "plan_tier",
+                "updated_at": "updated_at", "created_at": "created_at"}
+
+
+def like_pattern(text: str) -> str:
+    """A substring ILIKE pattern in which the user's %, _ and \\ match only themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_ADMIN_FILTER = """($1::text IS NULL OR plan_tier = $1)
+    AND ($2::text IS NULL OR name ILIKE $2 ESCAPE '\\' OR slug ILIKE $2 ESCAPE '\\')"""
+
+
+async def admin_page(conn: asyncpg.Connection, *, plan_tier: str | None, search: str | None,
+                     sort_by: str, descending: bool, limit: int, offset: int) -> list[asyncpg.Record]:
+    column = SORT_COLUMNS[sort_by]
+    direction = "DESC" if descending else "ASC"
+    pattern = like_pattern(search) if search else None
+    return await conn.fetch(
+        f"""SELECT {COLUMNS} FROM organizations WHERE {_ADMIN_FILTER}
+            ORDER BY {column} {direction}, id {direction} LIMIT $3 OFFSET $4""",
+        plan_tier, pattern, limit, offset)
+
+
+async def admin_count(conn: asyncpg.Connection, *, plan_tier: str | None, search: str | None) -> int:
+    pattern = like_pattern(search) if search else None
+    return await conn.fetchval(f"SELECT count(*) FROM organizations WHERE {_ADMIN_FILTER}",
+                               plan_tier, pattern)

@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from .jobs import WAKE_CHANNEL
+
 FULL = ("id, organization_id, queue_name, max_retries, default_timeout, rate_limit, enabled, "
         "settings, created_at, updated_at")
 SUMMARY = "queue_name, max_retries, default_timeout, rate_limit, enabled"
@@ -54,17 +56,22 @@ async def pause(conn: asyncpg.Connection, org_id: str, name: str, reason: str | 
                 settings = queue_config.settings || jsonb_build_object(
                     'paused', true, 'paused_at', to_jsonb(now()), 'paused_reason', $3::text),
                 updated_at = now()
-            RETURNING {FULL}""", org_id, name, reason, defaults[0], defaults[1])
+            RETURNING {FULL}, now() AS paused_at""", org_id, name, reason, defaults[0], defaults[1])
 
 
 async def resume(conn: asyncpg.Connection, org_id: str, name: str) -> asyncpg.Record | None:
+    """Re-enables a queue; returns the stored paused_at text (None if unknown), None if no row.
+
+    The NOTIFY rides in the same statement, so long-polling claimers wake when it commits.
+    """
     return await conn.fetchrow(
-        """WITH old AS (SELECT settings->>'paused_at' AS paused_at FROM queue_config
-                        WHERE organization_id = $1 AND queue_name = $2 FOR UPDATE)
-           UPDATE queue_config q SET enabled = true,
-                  settings = q.settings - 'paused' - 'paused_at' - 'paused_reason', updated_at = now()
-           FROM old WHERE q.organization_id = $1 AND q.queue_name = $2
-           RETURNING old.paused_at""", org_id, name)
+        f"""WITH old AS (SELECT settings->>'paused_at' AS paused_at FROM queue_config
+                         WHERE organization_id = $1 AND queue_name = $2 FOR UPDATE)
+            UPDATE queue_config q SET enabled = true,
+                   settings = q.settings - 'paused' - 'paused_at' - 'paused_reason', updated_at = now()
+            FROM old WHERE q.organization_id = $1 AND q.queue_name = $2
+            RETURNING old.paused_at, now() AS resumed_at,
+                      pg_notify('{WAKE_CHANNEL}', $1 || '/' || $2) IS NULL AS woken""", org_id, name)
 
 
 async def delete(conn: asyncpg.Connection, org_id: str, name: str) -> bool:
@@ -99,3 +106,19 @@ async def stats(conn: asyncpg.Connection, org_id: str, name: str) -> asyncpg.Rec
              (SELECT count(*) FROM workers w WHERE w.organization_id = $1 AND w.status = 'healthy'
                 AND (w.queue_name = $2 OR $2 = ANY(w.queue_names))) AS active_workers
            FROM jobs WHERE organization_id = $1 AND queue_name = $2""", org_id, name)
+
+
+async def exists(conn: asyncpg.Connection, org_id: str, name: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM queue_config WHERE organization_id = $1 AND queue_name = $2", org_id, name))
+
+
+async def lock_creations(conn: asyncpg.Connection, org_id: str) -> None:
+    """Serialises config-row creation per organization until the transaction ends, so two
+    concurrent creates cannot both pass the plan's max_queues check."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('spooled.queue_config'), hashtext($1))", org_id)
+
+
+async def wake(conn: asyncpg.Connection, org_id: str, name: str) -> None:
+    """Wakes claimers of the queue (delivered when the surrounding transaction commits)."""
+    await conn.execute("SELECT pg_notify($1, $2 || '/' || $3)", WAKE_CHANNEL, org_id, name)

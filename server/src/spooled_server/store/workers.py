@@ -91,3 +91,9 @@ async def sweep_stale(conn: asyncpg.Connection, stale_after_secs: int) -> int:
             SELECT (SELECT count(*) FROM stale) AS workers, (SELECT count(*) FROM released) AS jobs,
                    (SELECT count(*) FROM wake) AS woken""", float(stale_after_secs))
     return row["workers"] + row["jobs"]
+
+
+async def lock_registrations(conn: asyncpg.Connection, org_id: str) -> None:
+    """Serialises new-worker registration per organization until the transaction ends, so two
+    concurrent registrations cannot both pass the plan's max_workers check."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('spooled.workers'), hashtext($1))", org_id)

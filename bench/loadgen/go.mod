@@ -1,0 +1,3 @@
+module spooled/bench/loadgen
+
+go 1.22

@@ -1,0 +1,34 @@
+"""Spooled: the official Python SDK of the Spooled job queue.
+
+    from spooled import SpooledClient, SpooledWorker
+
+    client = SpooledClient(api_key="sp_test_...", base_url="http://localhost:8080")
+    client.jobs.create({"queue_name": "emails", "payload": {"to": "a@example.com"}})
+"""
+
+from ._breaker import CircuitBreaker, CircuitBreakerConfig, CircuitState
+from ._version import __version__
+from .client import AsyncSpooledClient, SpooledClient
+from .errors import (APIError, AuthenticationError, AuthorizationError, CircuitBreakerOpenError, CircuitOpenError,
+                     ConflictError, LeaseExpiredError, NetworkError, NotFoundError, PayloadTooLargeError,
+                     QuotaExceededError, RateLimitError, ResponseValidationError, ServerError, SpooledError,
+                     SpooledTimeoutError, TimeoutError, ValidationError, WebhookSignatureError, is_spooled_error)
+from .webhook_signature import compute_webhook_signature, verify_webhook_request, verify_webhook_signature
+
+__all__ = [
+    "__version__", "SpooledClient", "AsyncSpooledClient", "SpooledWorker", "AsyncSpooledWorker",
+    "CircuitBreaker", "CircuitBreakerConfig", "CircuitState",
+    "SpooledError", "APIError", "ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError",
+    "ConflictError", "LeaseExpiredError", "PayloadTooLargeError", "RateLimitError", "QuotaExceededError",
+    "ServerError", "NetworkError", "TimeoutError", "SpooledTimeoutError", "CircuitBreakerOpenError",
+    "CircuitOpenError", "ResponseValidationError", "WebhookSignatureError", "is_spooled_error",
+    "compute_webhook_signature", "verify_webhook_signature", "verify_webhook_request",
+]
+
+
+def __getattr__(name: str):
+    # The worker is imported on first use so that `import spooled` stays light.
+    if name in ("SpooledWorker", "AsyncSpooledWorker"):
+        from . import worker
+        return getattr(worker, name)
+    raise AttributeError(f"module 'spooled' has no attribute {name!r}")

@@ -1,0 +1,92 @@
+"""The retry policy: which failures are retried, and how long to wait before the next attempt.
+
+Everything here is pure: time and randomness come in as arguments, so the whole policy is
+tested with tables and never sleeps. The transport asks `retry_delay` after every failed
+attempt and either waits the answer or gives up.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from typing import Callable
+
+from ._constants import INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP, RETRY_JITTER
+
+# 501 Not Implemented is permanent (a feature the deployment does not offer, such as billing on
+# a self-hosted server): retrying it only delays the answer.
+_PERMANENT_5XX = frozenset({501})
+
+
+def should_retry(status_code: int | None, *, connection_error: bool = False, timeout: bool = False,
+                 replay_safe: bool = True) -> bool:
+    """Whether a failed attempt may be tried again.
+
+    `status_code` is None when no response arrived (then `connection_error` or `timeout` says
+    why). Retried: connection errors, timeouts, 408, 429 and 5xx. Never retried: any other 4xx,
+    in particular 409 (a conflict or a lost lease does not heal by repeating the call).
+    `replay_safe` is False for requests that could do their work twice if re-sent after the
+    server may have acted (for example creating an API key); those are only retried on 429,
+    which the server answers before doing anything.
+    """
+    if status_code == 429:
+        return True
+    if not replay_safe:
+        return False
+    if status_code is None:
+        return connection_error or timeout
+    if status_code == 408:
+        return True
+    return 500 <= status_code <= 599 and status_code not in _PERMANENT_5XX
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date.
+
+    `now` is the current Unix time (injected so the date form is testable). Returns None when
+    the header is missing or unreadable; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - now
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def backoff_delay(retries_done: int, random: Callable[[], float]) -> float:
+    """Jittered exponential backoff before retry number `retries_done` (0-based).
+
+    `random` returns a float in [0, 1); the delay loses up to RETRY_JITTER of itself.
+    """
+    base = min(INITIAL_RETRY_DELAY * (2 ** retries_done), MAX_RETRY_DELAY)
+    return base * (1.0 - RETRY_JITTER * random())
+
+
+def retry_delay(retries_done: int, max_retries: int, *, status_code: int | None,
+                connection_error: bool = False, timeout: bool = False, replay_safe: bool = True,
+                retry_after: float | None = None, random: Callable[[], float]) -> float | None:
+    """Seconds to wait before the next attempt, or None to give up and raise.
+
+    A Retry-After from the server wins over the backoff when it is within RETRY_AFTER_CAP; a
+    longer one gives up at once (the error carries it for the caller).
+    """
+    if retries_done >= max_retries:
+        return None
+    if not should_retry(status_code, connection_error=connection_error, timeout=timeout,
+                        replay_safe=replay_safe):
+        return None
+    if retry_after is not None:
+        return retry_after if retry_after <= RETRY_AFTER_CAP else None
+    return backoff_delay(retries_done, random)

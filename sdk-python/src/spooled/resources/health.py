@@ -1,0 +1,55 @@
+"""client.health: liveness and readiness probes (root paths, no credentials)."""
+
+from __future__ import annotations
+
+from .._wire import Call, model_reader, read_nothing
+from ..errors import SpooledError
+from ..generated.models import HealthResponse
+from ._base import Resource
+
+
+def _probe(route: str) -> Call[None]:
+    # One attempt only: a probe reports the state now; retrying would hide it.
+    return Call("GET", route, read_nothing, auth="none", max_retries=0)
+
+
+class HealthResource(Resource):
+    """Health: GET /health, /health/live, /health/ready."""
+
+    def get(self) -> HealthResponse:
+        """Overall health; always 200, `status` is "degraded" when the database is down (GET /health)."""
+        return self._call(Call("GET", "/health", model_reader(HealthResponse), auth="none"))
+
+    def liveness(self) -> bool:
+        """True when the process answers (GET /health/live); any error gives False."""
+        try:
+            self._call(_probe("/health/live"))
+            return True
+        except SpooledError:
+            return False
+
+    def readiness(self) -> bool:
+        """True when the server can serve requests (GET /health/ready); any error gives False."""
+        try:
+            self._call(_probe("/health/ready"))
+            return True
+        except SpooledError:
+            return False
+
+
+class AsyncHealthResource(HealthResource):
+    """The async twin."""
+
+    async def liveness(self) -> bool:  # type: ignore[override]
+        try:
+            await self._call(_probe("/health/live"))  # type: ignore[misc]
+            return True
+        except SpooledError:
+            return False
+
+    async def readiness(self) -> bool:  # type: ignore[override]
+        try:
+            await self._call(_probe("/health/ready"))  # type: ignore[misc]
+            return True
+        except SpooledError:
+            return False

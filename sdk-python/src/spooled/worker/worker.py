@@ -1,0 +1,323 @@
+"""SpooledWorker: claims jobs over REST and runs a sync handler on threads.
+
+    worker = SpooledWorker(client, "emails", concurrency=10)
+
+    @worker.process
+    def send(ctx):
+        deliver(ctx.payload)
+        return {"sent": True}
+
+    worker.start()   # blocks until stop(), SIGTERM or SIGINT
+
+One loop claims (POST /jobs/claim with a long-poll wait) while slots are free; each job runs
+on its own thread; a lease keeper renews leases (POST /jobs/{id}/heartbeat) every
+lease_duration x heartbeat_fraction seconds and reports liveness (POST /workers/{id}/heartbeat).
+A heartbeat answered LEASE_EXPIRED means another worker may own the job: the handler's signal is
+set and its result is dropped. On stop the worker claims nothing more, signals running
+handlers, gives them shutdown_timeout seconds, then deregisters, which hands unfinished jobs
+back to the queue without using one of their retries.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from .._version import __version__
+from ..errors import SpooledError, ValidationError
+from . import _outcome as outcome
+from ._leases import Lease, LeaseBook
+from .context import JobContext
+from .events import (ErrorEventData, EventEmitter, JobClaimedEventData, JobCompletedEventData, JobFailedEventData,
+                     JobLeaseLostEventData, JobStartedEventData, StartedEventData, StoppedEventData)
+from .options import WorkerOptions
+
+log = logging.getLogger("spooled.worker")
+JobHandler = Callable[[JobContext], Any]
+
+
+class SpooledWorker:
+    """A blocking worker for one queue. See the module docstring and WorkerOptions."""
+
+    def __init__(self, client: Any, queue_name: str, *, concurrency: int = 5, lease_duration: int = 30,
+                 heartbeat_fraction: float = 0.5, claim_wait: float = 5.0, poll_interval: float = 1.0,
+                 shutdown_timeout: float = 30.0, hostname: str | None = None, worker_id: str | None = None,
+                 worker_type: str = "python", version: str = __version__, metadata: dict[str, Any] | None = None,
+                 handle_signals: bool = True, clock: Callable[[], float] = time.monotonic):
+        extra = {"hostname": hostname} if hostname is not None else {}
+        self.options = WorkerOptions(
+            queue_name=queue_name, concurrency=concurrency, lease_duration=lease_duration,
+            heartbeat_fraction=heartbeat_fraction, claim_wait=claim_wait, poll_interval=poll_interval,
+            shutdown_timeout=shutdown_timeout, worker_id=worker_id, worker_type=worker_type, version=version,
+            metadata=metadata, handle_signals=handle_signals, **extra)
+        self._client = client
+        self._clock = clock
+        self._events = EventEmitter()
+        self._handler: JobHandler | None = None
+        self._state = "idle"
+        self._book = LeaseBook(lease_duration, self.options.heartbeat_every, clock)
+        self._stop_requested = threading.Event()
+        self._force = threading.Event()
+        self._keeper_stop = threading.Event()
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._runner: threading.Thread | None = None
+        self._wait_ms = int(self.options.claim_wait * 1000)
+        self._worker_heartbeat_every = 10.0
+
+    # -- public surface --
+    @property
+    def state(self) -> str:
+        """idle, starting, running, stopping, stopped or error."""
+        return self._state
+
+    @property
+    def worker_id(self) -> str:
+        """The id this worker registers and claims under."""
+        return self.options.worker_id  # type: ignore[return-value]
+
+    @property
+    def active_job_count(self) -> int:
+        """Jobs claimed and not yet settled."""
+        return self._book.count()
+
+    def process(self, handler: JobHandler) -> JobHandler:
+        """Sets the job handler (use as a decorator). It receives a JobContext and returns the
+        job's result (any JSON value, or None); raising fails the job."""
+        if self._state != "idle":
+            raise RuntimeError("the handler must be set before start()")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        if inspect.iscoroutinefunction(handler):
+            raise TypeError("async handlers need AsyncSpooledWorker")
+        self._handler = handler
+        return handler
+
+    def on(self, event: str, handler: Callable[[Any], Any] | None = None) -> Any:
+        """Listens to a lifecycle event (decorator when `handler` is omitted): started, stopped,
+        error, job:claimed, job:started, job:completed, job:failed, job:lease_lost."""
+        return self._events.on(event, handler)
+
+    def off(self, event: str, handler: Callable[[Any], Any]) -> None:
+        """Removes a listener added with `on`."""
+        self._events.off(event, handler)
+
+    def start(self) -> None:
+        """Registers the worker and processes jobs until stopped; returns after a graceful
+        shutdown and raises if the worker had to stop on an error."""
+        if self._state != "idle":
+            raise RuntimeError(f"start() needs an idle worker (state is {self._state})")
+        if self._handler is None:
+            raise RuntimeError("set a handler with @worker.process before start()")
+        self._state, self._runner = "starting", threading.current_thread()
+        try:
+            registered = self._client.workers.register({
+                "queue_name": self.options.queue_name, "hostname": self.options.hostname,
+                "worker_id": self.worker_id, "worker_type": self.options.worker_type,
+                "max_concurrency": self.options.concurrency, "metadata": self.options.metadata,
+                "version": self.options.version})
+            self._worker_heartbeat_every = max(1.0, float(registered.heartbeat_interval_secs))
+        except Exception as exc:
+            self._state = "error"
+            self._events.emit("error", ErrorEventData(exc))
+            self._stopped.set()
+            raise
+        restore_signals = self._install_signal_handlers()
+        keeper = threading.Thread(target=self._keep_leases, name="spooled-lease-keeper", daemon=True)
+        keeper.start()
+        self._state = "running"
+        self._events.emit("started", StartedEventData(self.worker_id, self.options.queue_name))
+        failure: BaseException | None = None
+        try:
+            self._claim_loop()
+        except Exception as exc:
+            failure = exc
+            self._events.emit("error", ErrorEventData(exc))
+        finally:
+            self._shutdown(keeper, "error" if failure else "graceful")
+            restore_signals()
+        if failure is not None:
+            raise failure
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Asks a started worker to stop (no-op before start). From another thread it also waits (up to `timeout`, default
+        shutdown_timeout plus the claim wait and a margin) until the worker has stopped."""
+        if self._state == "idle":
+            return
+        self._stop_requested.set()
+        self._wake.set()
+        if self._runner is not None and threading.current_thread() is not self._runner:
+            limit = timeout if timeout is not None else (
+                self.options.shutdown_timeout + self.options.claim_wait + 15)
+            self._stopped.wait(limit)
+
+    # -- claiming --
+    def _claim_loop(self) -> None:
+        failures = 0
+        while not self._stop_requested.is_set():
+            free = self.options.concurrency - self._book.count()
+            if free <= 0:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            started = self._clock()
+            try:
+                jobs = self._claim(free)
+                failures = 0
+            except SpooledError as exc:
+                if outcome.fatal(exc):
+                    raise
+                failures += 1
+                self._events.emit("error", ErrorEventData(exc))
+                self._stop_requested.wait(outcome.claim_backoff(self.options.poll_interval, failures))
+                continue
+            for job in jobs:
+                self._dispatch(job, started)
+            if not jobs and (self._wait_ms == 0 or self._clock() - started < self.options.claim_wait / 2):
+                # An empty answer came at once: this server does not long-poll (or another worker
+                # won the job), so wait before asking again.
+                self._stop_requested.wait(self.options.poll_interval)
+
+    def _claim(self, limit: int) -> list[Any]:
+        params: dict[str, Any] = {"queue_name": self.options.queue_name, "worker_id": self.worker_id,
+                                  "limit": limit, "lease_duration_secs": self.options.lease_duration}
+        if self._wait_ms:
+            params["wait_ms"] = self._wait_ms
+        try:
+            return self._client.jobs.claim(params).jobs
+        except ValidationError:
+            if not self._wait_ms:
+                raise
+            # A server without long polling may refuse wait_ms: fall back to plain polling.
+            log.info("spooled: server refused wait_ms; polling every %ss instead", self.options.poll_interval)
+            self._wait_ms = 0
+            return self._claim(limit)
+
+    def _dispatch(self, job: Any, claimed_at: float) -> None:
+        ctx = JobContext(job_id=job.id, queue_name=job.queue_name, payload=job.payload,
+                         retry_count=job.retry_count, max_retries=job.max_retries, lease_id=job.lease_id,
+                         worker_id=self.worker_id)
+        lease = self._book.add(ctx, claimed_at)
+        self._events.emit("job:claimed", JobClaimedEventData(job.id, job.queue_name))
+        threading.Thread(target=self._run, args=(lease,), name=f"spooled-job-{job.id[:8]}", daemon=True).start()
+
+    # -- running and settling --
+    def _run(self, lease: Lease) -> None:
+        ctx = lease.ctx
+        try:
+            self._events.emit("job:started", JobStartedEventData(ctx.job_id, ctx.queue_name))
+            try:
+                result, error = self._handler(ctx), None  # type: ignore[misc]
+            except Exception as exc:
+                result, error = None, exc
+            if error is None and (problem := outcome.unserializable(result)) is not None:
+                error = TypeError(problem)
+            self._settle(lease, result, error)
+        finally:
+            self._book.remove(ctx.job_id)
+            self._wake.set()
+
+    def _settle(self, lease: Lease, result: Any, error: BaseException | None) -> None:
+        ctx = lease.ctx
+        if lease.settled_elsewhere:
+            return  # lost: another worker may own it; abandoned: the server took it back
+        if error is not None and ctx.cancel_reason == "shutdown":
+            return  # interrupted by shutdown: deregistering hands it back without using a retry
+        try:
+            if error is None:
+                self._client.jobs.complete(ctx.job_id, outcome.complete_params(ctx, result))
+                self._events.emit("job:completed", JobCompletedEventData(ctx.job_id, ctx.queue_name, result))
+            else:
+                message = outcome.failure_message(error)
+                answer = self._client.jobs.fail(ctx.job_id, outcome.fail_params(ctx, message))
+                self._events.emit("job:failed", JobFailedEventData(
+                    ctx.job_id, ctx.queue_name, message, outcome.will_retry(answer, ctx.retry_count, ctx.max_retries)))
+        except Exception as exc:  # reported, never allowed to kill the job thread
+            if outcome.lease_gone(exc):
+                self._lose(lease, f"server refused the result: {exc}")
+            else:
+                # The lease will expire and the server will hand the job out again.
+                self._events.emit("error", ErrorEventData(exc))
+
+    def _lose(self, lease: Lease, reason: str) -> None:
+        if self._book.mark_lost(lease):
+            lease.ctx._cancel("lease_lost")
+            self._events.emit("job:lease_lost", JobLeaseLostEventData(lease.job_id, lease.ctx.queue_name, reason))
+
+    # -- leases and liveness --
+    def _keep_leases(self) -> None:
+        tick = max(0.05, min(0.5, self.options.heartbeat_every / 2))
+        next_liveness = self._clock() + self._worker_heartbeat_every
+        while not self._keeper_stop.wait(tick):
+            now = self._clock()
+            for lease in self._book.expired(now):
+                self._lose(lease, "lease expired before it could be renewed")
+            for lease in self._book.due(now):
+                self._renew(lease)
+            if now >= next_liveness:
+                next_liveness = now + self._worker_heartbeat_every
+                self._report_liveness()
+
+    def _renew(self, lease: Lease) -> None:
+        sent_at = self._clock()
+        try:
+            self._client.jobs.heartbeat(lease.job_id, {
+                "worker_id": self.worker_id, "lease_id": lease.ctx.lease_id,
+                "lease_duration_secs": self.options.lease_duration})
+        except Exception as exc:  # the keeper must survive anything a single call throws
+            if outcome.lease_gone(exc):
+                self._lose(lease, f"heartbeat refused: {exc}")
+            else:
+                self._book.retry_soon(lease, self._clock())
+                self._events.emit("error", ErrorEventData(exc))
+        else:
+            self._book.renewed(lease, sent_at)
+
+    def _report_liveness(self) -> None:
+        status = "draining" if self._stop_requested.is_set() else "healthy"
+        try:
+            self._client.workers.heartbeat(self.worker_id, {"current_jobs": self._book.count(), "status": status})
+        except Exception as exc:
+            self._events.emit("error", ErrorEventData(exc))
+
+    # -- stopping --
+    def _shutdown(self, keeper: threading.Thread, reason: str) -> None:
+        self._state = "stopping"
+        for lease in self._book.all():
+            lease.ctx._cancel("shutdown")
+        deadline = self._clock() + self.options.shutdown_timeout
+        while self._book.count() and not self._force.is_set() and self._clock() < deadline:
+            self._wake.wait(min(0.1, max(0.0, deadline - self._clock())))
+            self._wake.clear()
+        for lease in self._book.all():
+            lease.abandoned = True  # a late result from these is not reported
+        self._keeper_stop.set()
+        keeper.join(5)
+        try:
+            self._client.workers.deregister(self.worker_id)
+        except Exception as exc:
+            self._events.emit("error", ErrorEventData(exc))
+        self._state = "error" if reason == "error" else "stopped"
+        self._stopped.set()
+        self._events.emit("stopped", StoppedEventData(self.worker_id, reason))
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if not self.options.handle_signals or threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if self._stop_requested.is_set():
+                self._force.set()  # a second signal stops waiting for running jobs
+            log.info("spooled: signal %s received, stopping worker %s", signum, self.worker_id)
+            self.stop()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return restore

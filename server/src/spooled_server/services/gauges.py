@@ -1,0 +1,39 @@
+"""Gauges for /metrics read from PostgreSQL at scrape time, across every organization.
+
+Reading them from the database (not from process memory) makes every replica report the
+same queue figures. If the database cannot answer, the scrape still succeeds with the
+in-process counters and the pool gauge, so an outage is visible rather than a failed scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from ..store import platform as store
+from .core import Core
+
+log = logging.getLogger("spooled.metrics")
+
+_SCRAPE_TIMEOUT = 5.0
+_DB_GAUGES = ("jobs_pending", "jobs_processing", "job_max_age_seconds", "workers_active",
+              "workers_healthy", "jobs_dead_tuple_ratio")
+
+
+def _connections_in_use(pool: asyncpg.Pool) -> int:
+    return pool.get_size() - pool.get_idle_size()
+
+
+async def collect(core: Core) -> dict[str, float]:
+    gauges: dict[str, float] = {}
+    try:
+        async with asyncio.timeout(_SCRAPE_TIMEOUT):
+            async with core.pool.acquire() as conn:
+                row = await store.queue_gauges(conn)
+        gauges.update({f"spooled_{name}": float(row[name] or 0) for name in _DB_GAUGES})
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as err:
+        log.warning("metrics: database gauges unavailable: %s", err)
+    gauges["spooled_database_connections_active"] = float(_connections_in_use(core.pool))
+    return gauges
