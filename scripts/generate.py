@@ -31,6 +31,32 @@ def _run(cmd: list[str]) -> None:
         raise SystemExit(f"generator failed: {' '.join(cmd)}\n{done.stdout}{done.stderr}")
 
 
+def _grpc_python_stubs(out: Path) -> None:
+    """spooled_pb2.py, .pyi and spooled_pb2_grpc.py from proto/spooled.proto, importable as a package.
+
+    protoc writes `import spooled_pb2` (absolute); it is made package-relative so the stubs
+    work inside any `<package>.generated`.
+    """
+    import importlib.util
+    include = Path(importlib.util.find_spec("grpc_tools").origin).parent / "_proto"
+    _run([sys.executable, "-m", "grpc_tools.protoc", "-I", "proto", "-I", str(include),
+          f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", "proto/spooled.proto"])
+    grpc_stub = out / "spooled_pb2_grpc.py"
+    absolute, relative = "\nimport spooled_pb2 as spooled__pb2\n", "\nfrom . import spooled_pb2 as spooled__pb2\n"
+    stub_text = grpc_stub.read_text()
+    if absolute not in stub_text:
+        raise SystemExit("grpc stub layout changed: cannot make its import package-relative")
+    grpc_stub.write_text(stub_text.replace(absolute, relative))
+
+
+def _add_banner(out: Path) -> None:
+    """Puts the banner on line one of every generated Python file (sorted: deterministic)."""
+    for path in sorted(out.glob("*.py*")):
+        text = path.read_text()
+        if not text.startswith(PYTHON_SDK_BANNER):
+            path.write_text(PYTHON_SDK_BANNER + "\n" + text)
+
+
 def _python_sdk(out: Path) -> None:
     """pydantic v2 models from openapi/spooled.yaml and gRPC stubs from proto/spooled.proto.
 
@@ -38,7 +64,6 @@ def _python_sdk(out: Path) -> None:
     The stubs' absolute `import spooled_pb2` is made package-relative so they work inside
     `spooled.generated`; every file gets the banner on line one.
     """
-    import importlib.util
     _run([sys.executable, "-m", "datamodel_code_generator",
           "--input", "openapi/spooled.yaml", "--input-file-type", "openapi",
           "--output", str(out / "models.py"),
@@ -49,24 +74,28 @@ def _python_sdk(out: Path) -> None:
           "--extra-fields", "allow", "--type-mappings", "email=string", "uri=string",
           "--formatters", "builtin", "--disable-timestamp",
           "--custom-file-header", PYTHON_SDK_BANNER + "\n# Source: openapi/spooled.yaml"])
-    include = Path(importlib.util.find_spec("grpc_tools").origin).parent / "_proto"
-    _run([sys.executable, "-m", "grpc_tools.protoc", "-I", "proto", "-I", str(include),
-          f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", "proto/spooled.proto"])
-    grpc_stub = out / "spooled_pb2_grpc.py"
-    absolute, relative = "\nimport spooled_pb2 as spooled__pb2\n", "\nfrom . import spooled_pb2 as spooled__pb2\n"
-    stub_text = grpc_stub.read_text()
-    if absolute not in stub_text:
-        raise SystemExit("grpc stub layout changed: cannot make its import package-relative")
-    grpc_stub.write_text(stub_text.replace(absolute, relative))
+    _grpc_python_stubs(out)
     (out / "__init__.py").write_text(
         '"""Code generated from openapi/spooled.yaml and proto/spooled.proto (see scripts/generate.py)."""\n')
-    for path in sorted(out.glob("*.py*")):
-        text = path.read_text()
-        if not text.startswith(PYTHON_SDK_BANNER):
-            path.write_text(PYTHON_SDK_BANNER + "\n" + text)
+    _add_banner(out)
 
 
 TARGETS.append(("sdk-python/src/spooled/generated", _python_sdk))
+
+
+# ---------------------------------------------------------------- server (server/src/spooled_server)
+def _server_grpc(out: Path) -> None:
+    """The server's gRPC stubs (servicer base classes and messages) from proto/spooled.proto.
+
+    Same tool versions and post-processing as the SDK's stubs (server[test] pins grpcio-tools).
+    """
+    _grpc_python_stubs(out)
+    (out / "__init__.py").write_text(
+        '"""gRPC stubs generated from proto/spooled.proto (see scripts/generate.py)."""\n')
+    _add_banner(out)
+
+
+TARGETS.append(("server/src/spooled_server/generated", _server_grpc))
 
 
 def _diff(a: Path, b: Path) -> list[str]:

@@ -8,7 +8,8 @@
   `$integer`, `$boolean`, `$object`, `$array`, `$uuid`, `$timestamp`. A string starting `$$` is the
   literal text with one `$` removed.
 - Operator objects (every key starts with `$`, all must hold):
-  `$len: n`, `$contains: [patterns]` (each matches some element), `$all: pattern` (every element),
+  `$len: n | pattern` (the length equals n, or matches a pattern such as `{$lte: 4096}`),
+  `$contains: [patterns]` (each matches some element), `$all: pattern` (every element),
   `$count: {where: pattern, is: n}`, `$gt/$gte/$lt/$lte: number`, `$ne: value`, `$in: [values]`,
   `$not: pattern`, `$regex: "..."`, `$after: ts | {ref, min_secs?, max_secs?}`, `$before: ts`,
   `$instant: ts` (the same instant, whatever the spelling: `...00Z` equals `...00.000000+00:00`).
@@ -116,6 +117,9 @@ def _operator(op: str, arg: Any, actual: Any, path: str) -> list[str]:
     if op == "$len":
         if not isinstance(actual, (list, str, dict)):
             return [f"{path}: $len needs an array, got {_show(actual)}"]
+        if isinstance(arg, dict):  # a pattern for the length, e.g. {$lte: 4096}
+            problems = match(arg, len(actual), f"len({path})")
+            return [f"{p}: {_show(actual)}" for p in problems]
         return [] if len(actual) == arg else [f"{path}: expected length {arg}, got {len(actual)}: {_show(actual)}"]
     if op == "$contains":
         if not isinstance(actual, list):

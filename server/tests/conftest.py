@@ -81,6 +81,8 @@ def start_server(database_url: str, **env_overrides: str) -> ServerProcess:
     log_path = Path(tempfile.mkstemp(prefix="spooled-server-", suffix=".log")[1])
     env = {**os.environ, "DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY,
            "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning",
+           # Every test server gets its own gRPC port, never the default 50051.
+           "GRPC_PORT": str(free_port()),
            "JWT_SECRET": "test-jwt-secret-0123456789abcdefghij", **env_overrides}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "spooled_server.app:create_app", "--factory",

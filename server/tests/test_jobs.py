@@ -219,3 +219,22 @@ async def test_free_plan_payload_limit_is_413(make_org):
     assert_error(await small.client.post("/jobs", json={"queue_name": "q", "payload": big}), 413,
                  "PAYLOAD_TOO_LARGE")
     assert (await small.client.get("/jobs")).json() == []
+
+
+@pytest.mark.parametrize("value", [[1, [2, 3]], [], "text", 0, True, {"nested": [{"a": [1]}]}])
+async def test_any_json_value_round_trips_through_create_bulk_and_complete(org: Org, value):
+    job_id = await create(org, queue_name="json-values", payload=value, tags=value)
+    bulk = await org.client.post("/jobs/bulk", json={"queue_name": "json-values",
+                                                     "jobs": [{"payload": value}, {"payload": value}]})
+    ids = [job_id] + [s["job_id"] for s in bulk.json()["succeeded"]]
+    for jid in ids:
+        got = (await org.client.get(f"/jobs/{jid}")).json()
+        assert got["payload"] == value
+    assert (await org.client.get(f"/jobs/{job_id}")).json()["tags"] == value
+    claimed = (await org.client.post("/jobs/claim", json={"queue_name": "json-values", "worker_id": "w",
+                                                           "limit": 3})).json()["jobs"]
+    for c in claimed:
+        r = await org.client.post(f"/jobs/{c['id']}/complete",
+                                  json={"worker_id": "w", "lease_id": c["lease_id"], "result": value})
+        assert r.status_code == 200
+        assert (await org.client.get(f"/jobs/{c['id']}")).json()["result"] == value

@@ -7,6 +7,7 @@
 """
 
 from ._breaker import CircuitBreaker, CircuitBreakerConfig, CircuitState
+from ._retry import RetryConfig
 from ._version import __version__
 from .client import AsyncSpooledClient, SpooledClient
 from .errors import (APIError, AuthenticationError, AuthorizationError, CircuitBreakerOpenError, CircuitOpenError,
@@ -17,7 +18,7 @@ from .webhook_signature import compute_webhook_signature, verify_webhook_request
 
 __all__ = [
     "__version__", "SpooledClient", "AsyncSpooledClient", "SpooledWorker", "AsyncSpooledWorker",
-    "CircuitBreaker", "CircuitBreakerConfig", "CircuitState",
+    "CircuitBreaker", "CircuitBreakerConfig", "CircuitState", "RetryConfig",
     "SpooledError", "APIError", "ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError",
     "ConflictError", "LeaseExpiredError", "PayloadTooLargeError", "RateLimitError", "QuotaExceededError",
     "ServerError", "NetworkError", "TimeoutError", "SpooledTimeoutError", "CircuitBreakerOpenError",

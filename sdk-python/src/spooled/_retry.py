@@ -8,13 +8,44 @@ attempt and either waits the answer or gives up.
 from __future__ import annotations
 
 import email.utils
+from dataclasses import dataclass
 from typing import Callable
 
-from ._constants import INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP, RETRY_JITTER
+from ._constants import DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP, RETRY_JITTER
 
 # 501 Not Implemented is permanent (a feature the deployment does not offer, such as billing on
 # a self-hosted server): retrying it only delays the answer.
 _PERMANENT_5XX = frozenset({501})
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """How many times a client retries and how long it waits in between.
+
+    The defaults are the policy shared by every Spooled SDK (`_constants.py`); change them only
+    when you have a reason (tests, latency budgets). `base_delay` is the wait before the first
+    retry, doubled for each further one and capped at `max_delay` (seconds); `jitter` shortens
+    each wait by up to RETRY_JITTER at random so that many clients do not retry in step.
+    Which failures are retried is not configurable (see `should_retry`). Invalid values raise
+    ValueError when constructed.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    base_delay: float = INITIAL_RETRY_DELAY
+    max_delay: float = MAX_RETRY_DELAY
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) \
+                or not 0 <= self.max_retries <= 10:
+            raise ValueError("max_retries must be an integer from 0 to 10")
+        if not self.base_delay > 0:
+            raise ValueError("base_delay must be > 0 seconds")
+        if not self.max_delay >= self.base_delay:
+            raise ValueError("max_delay must be >= base_delay")
+
+
+DEFAULT_RETRY = RetryConfig()
 
 
 def should_retry(status_code: int | None, *, connection_error: bool = False, timeout: bool = False,
@@ -65,22 +96,25 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, seconds)
 
 
-def backoff_delay(retries_done: int, random: Callable[[], float]) -> float:
+def backoff_delay(retries_done: int, random: Callable[[], float], config: RetryConfig = DEFAULT_RETRY) -> float:
     """Jittered exponential backoff before retry number `retries_done` (0-based).
 
-    `random` returns a float in [0, 1); the delay loses up to RETRY_JITTER of itself.
+    `random` returns a float in [0, 1); with `config.jitter` the delay loses up to RETRY_JITTER
+    of itself.
     """
-    base = min(INITIAL_RETRY_DELAY * (2 ** retries_done), MAX_RETRY_DELAY)
-    return base * (1.0 - RETRY_JITTER * random())
+    base = min(config.base_delay * (2 ** retries_done), config.max_delay)
+    return base * (1.0 - RETRY_JITTER * random()) if config.jitter else base
 
 
 def retry_delay(retries_done: int, max_retries: int, *, status_code: int | None,
                 connection_error: bool = False, timeout: bool = False, replay_safe: bool = True,
-                retry_after: float | None = None, random: Callable[[], float]) -> float | None:
+                retry_after: float | None = None, random: Callable[[], float],
+                config: RetryConfig = DEFAULT_RETRY) -> float | None:
     """Seconds to wait before the next attempt, or None to give up and raise.
 
     A Retry-After from the server wins over the backoff when it is within RETRY_AFTER_CAP; a
-    longer one gives up at once (the error carries it for the caller).
+    longer one gives up at once (the error carries it for the caller). `config` shapes the
+    backoff; `max_retries` is passed apart because a single call may override it.
     """
     if retries_done >= max_retries:
         return None
@@ -89,4 +123,4 @@ def retry_delay(retries_done: int, max_retries: int, *, status_code: int | None,
         return None
     if retry_after is not None:
         return retry_after if retry_after <= RETRY_AFTER_CAP else None
-    return backoff_delay(retries_done, random)
+    return backoff_delay(retries_done, random, config)

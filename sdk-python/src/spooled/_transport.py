@@ -20,8 +20,8 @@ import httpx
 
 from ._auth import Credentials
 from ._breaker import CircuitBreaker
-from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from ._retry import parse_retry_after, retry_delay
+from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from ._retry import DEFAULT_RETRY, RetryConfig, parse_retry_after, retry_delay
 from ._version import __version__
 from ._wire import Call, model_reader, path
 from .errors import (AuthenticationError, CircuitBreakerOpenError, NetworkError, RateLimitError,
@@ -40,7 +40,7 @@ class TransportOptions:
     base_url: str
     timeout: float = DEFAULT_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
+    retry: RetryConfig = DEFAULT_RETRY
     headers: dict[str, str] = field(default_factory=dict)
     user_agent: str = f"spooled-python/{__version__}"
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
@@ -51,8 +51,6 @@ class TransportOptions:
         self.base_url = self.base_url.rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
-        if not isinstance(self.max_retries, int) or not 0 <= self.max_retries <= 10:
-            raise ValueError("max_retries must be an integer from 0 to 10")
         if not self.timeout > 0 or not self.connect_timeout > 0:
             raise ValueError("timeouts must be > 0 seconds")
 
@@ -77,7 +75,7 @@ class _Attempts:
         self.call = call
         self.request_id = call.headers.get("X-Request-Id") or str(uuid.uuid4())
         self.retries_done = 0
-        self.max_retries = options.max_retries if call.max_retries is None else call.max_retries
+        self.max_retries = options.retry.max_retries if call.max_retries is None else call.max_retries
         self.renewed = False
 
     def before(self) -> None:
@@ -104,7 +102,7 @@ class _Attempts:
             retry_after = parse_retry_after(response.headers.get("retry-after"), now)
         delay = retry_delay(self.retries_done, self.max_retries, status_code=status,
                             replay_safe=self.call.safe_to_replay, retry_after=retry_after,
-                            random=self.options.random)
+                            random=self.options.random, config=self.options.retry)
         return self._retry_or_raise(delay, error)
 
     def after_exception(self, exc: httpx.RequestError) -> _Next:
@@ -123,7 +121,8 @@ class _Attempts:
         transport_failure = isinstance(exc, httpx.TransportError)
         delay = retry_delay(self.retries_done, self.max_retries, status_code=None,
                             connection_error=transport_failure and not timed_out, timeout=timed_out,
-                            replay_safe=self.call.safe_to_replay or unsent, random=self.options.random)
+                            replay_safe=self.call.safe_to_replay or unsent, random=self.options.random,
+                            config=self.options.retry)
         return self._retry_or_raise(delay, error)
 
     def _retry_or_raise(self, delay: float | None, error: Exception) -> _Next:
@@ -143,15 +142,11 @@ class _TransportBase:
     def _headers(self, call: Call[Any], request_id: str, bearer: str | None) -> dict[str, str]:
         headers = {"User-Agent": self.options.user_agent, "Accept": "application/json",
                    **self.options.headers, **call.headers, "X-Request-Id": request_id}
-        if call.auth == "admin":
-            if self.creds.admin_key is None:
-                raise ValueError("admin calls need admin_key=... on the client")
+        # A missing credential is not refused here: the request goes out without it and the
+        # server's 401 becomes AuthenticationError, exactly as for a wrong credential.
+        if call.auth in ("admin", "public") and self.creds.admin_key is not None:
             headers["X-Admin-Key"] = self.creds.admin_key
-        elif call.auth == "public" and self.creds.admin_key is not None:
-            headers["X-Admin-Key"] = self.creds.admin_key
-        elif call.auth == "bearer":
-            if bearer is None:
-                raise ValueError("this call needs api_key=... or access_token=... on the client")
+        elif call.auth == "bearer" and bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
         return headers
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random as _random
 import time
 from typing import Any, Callable
@@ -15,8 +16,8 @@ import httpx
 
 from ._auth import Credentials, jwt_expiry
 from ._breaker import CircuitBreaker, CircuitBreakerConfig
-from ._constants import (DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
-                         JWT_REFRESH_MARGIN)
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, JWT_REFRESH_MARGIN
+from ._retry import RetryConfig
 from ._transport import AsyncTransport, SyncTransport, TransportOptions
 from ._version import __version__
 from .resources import (AdminResource, ApiKeysResource, AsyncHealthResource, AsyncJobsResource, AuthResource,
@@ -32,14 +33,19 @@ class _ClientBase:
 
     def _configure(self, api_key: str | None, access_token: str | None, refresh_token: str | None,
                    admin_key: str | None, base_url: str | None, timeout: float | None,
-                   connect_timeout: float | None, max_retries: int | None, headers: dict[str, str] | None,
-                   user_agent: str | None, use_jwt: bool, auto_refresh_token: bool,
-                   circuit_breaker: CircuitBreakerConfig | bool | None, clock: Callable[[], float] | None,
-                   monotonic: Callable[[], float] | None, random: Callable[[], float] | None) -> None:
+                   connect_timeout: float | None, max_retries: int | None, retry: RetryConfig | None,
+                   headers: dict[str, str] | None, user_agent: str | None, use_jwt: bool,
+                   auto_refresh_token: bool, circuit_breaker: CircuitBreakerConfig | bool | None,
+                   clock: Callable[[], float] | None, monotonic: Callable[[], float] | None,
+                   random: Callable[[], float] | None) -> None:
+        # No credential at all is allowed: such a client calls the public routes (health,
+        # metrics, auth.login/refresh/validate, organizations.create); any other route is sent
+        # without credentials and the server's 401 arrives as AuthenticationError.
         self._creds = Credentials(api_key=api_key, access_token=access_token, refresh_token=refresh_token,
                                   admin_key=admin_key, use_jwt=use_jwt, auto_refresh=auto_refresh_token)
-        if not (self._creds.api_key or self._creds.access_token or self._creds.admin_key):
-            raise ValueError("give api_key=..., access_token=... or (for admin calls) admin_key=...")
+        retry_config = retry or RetryConfig()
+        if max_retries is not None:
+            retry_config = dataclasses.replace(retry_config, max_retries=max_retries)
         if circuit_breaker is False:
             breaker_config = CircuitBreakerConfig(enabled=False)
         elif isinstance(circuit_breaker, CircuitBreakerConfig):
@@ -50,7 +56,7 @@ class _ClientBase:
             base_url=base_url or DEFAULT_BASE_URL,
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             connect_timeout=DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
-            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            retry=retry_config,
             headers=dict(headers or {}),
             user_agent=user_agent or f"spooled-python/{__version__}",
             breaker=CircuitBreaker(breaker_config, clock=monotonic or time.monotonic),
@@ -112,8 +118,10 @@ class SpooledClient(_ClientBase):
 
     Credentials: `api_key` (sent as a Bearer token), or `access_token` (+ `refresh_token`) JWTs;
     `use_jwt=True` exchanges the API key for a JWT and renews it before it expires.
-    `admin_key` enables `client.admin`. Tuning: `timeout`, `connect_timeout` (seconds),
-    `max_retries` (0-10), `circuit_breaker` (a CircuitBreakerConfig, or False to disable),
+    `admin_key` enables `client.admin`. With no credential at all only the public routes work.
+    Tuning: `timeout`, `connect_timeout` (seconds), `max_retries` (0-10; shorthand that overrides
+    `retry.max_retries`), `retry` (a RetryConfig: retries and backoff), `circuit_breaker` (a
+    CircuitBreakerConfig, or False to disable),
     `headers`, `user_agent`, `http_client` (your own httpx.Client). Tests may inject `clock`
     (Unix time), `monotonic` (breaker clock), `random` and `sleep`.
     """
@@ -121,14 +129,15 @@ class SpooledClient(_ClientBase):
     def __init__(self, api_key: str | None = None, *, access_token: str | None = None,
                  refresh_token: str | None = None, admin_key: str | None = None, base_url: str | None = None,
                  timeout: float | None = None, connect_timeout: float | None = None,
-                 max_retries: int | None = None, headers: dict[str, str] | None = None,
+                 max_retries: int | None = None, retry: RetryConfig | None = None,
+                 headers: dict[str, str] | None = None,
                  user_agent: str | None = None, use_jwt: bool = False, auto_refresh_token: bool = True,
                  circuit_breaker: CircuitBreakerConfig | bool | None = None,
                  http_client: httpx.Client | None = None, clock: Callable[[], float] | None = None,
                  monotonic: Callable[[], float] | None = None, random: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] | None = None):
         self._configure(api_key, access_token, refresh_token, admin_key, base_url, timeout, connect_timeout,
-                        max_retries, headers, user_agent, use_jwt, auto_refresh_token, circuit_breaker,
+                        max_retries, retry, headers, user_agent, use_jwt, auto_refresh_token, circuit_breaker,
                         clock, monotonic, random)
         self._transport = SyncTransport(self._options, self._creds, http_client=http_client,
                                         sleep=sleep or time.sleep)
@@ -171,14 +180,15 @@ class AsyncSpooledClient(_ClientBase):
     def __init__(self, api_key: str | None = None, *, access_token: str | None = None,
                  refresh_token: str | None = None, admin_key: str | None = None, base_url: str | None = None,
                  timeout: float | None = None, connect_timeout: float | None = None,
-                 max_retries: int | None = None, headers: dict[str, str] | None = None,
+                 max_retries: int | None = None, retry: RetryConfig | None = None,
+                 headers: dict[str, str] | None = None,
                  user_agent: str | None = None, use_jwt: bool = False, auto_refresh_token: bool = True,
                  circuit_breaker: CircuitBreakerConfig | bool | None = None,
                  http_client: httpx.AsyncClient | None = None, clock: Callable[[], float] | None = None,
                  monotonic: Callable[[], float] | None = None, random: Callable[[], float] | None = None,
                  sleep: Callable[[float], Any] | None = None):
         self._configure(api_key, access_token, refresh_token, admin_key, base_url, timeout, connect_timeout,
-                        max_retries, headers, user_agent, use_jwt, auto_refresh_token, circuit_breaker,
+                        max_retries, retry, headers, user_agent, use_jwt, auto_refresh_token, circuit_breaker,
                         clock, monotonic, random)
         kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self._transport = AsyncTransport(self._options, self._creds, http_client=http_client, **kwargs)

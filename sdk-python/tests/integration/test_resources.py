@@ -115,8 +115,16 @@ async def test_async_client_round_trip(org: Org, live_server):
         job = await client.jobs.create_and_get({"queue_name": "async", "payload": {"n": 1}})
         claimed = (await client.jobs.claim({"queue_name": "async", "worker_id": "aw"})).jobs[0]
         assert claimed.id == job.id
-        await client.jobs.complete(job.id, {"worker_id": "aw", "lease_id": claimed.lease_id, "result": [1, 2]})
-        assert (await client.jobs.get(job.id)).result == [1, 2]
+        await client.jobs.complete(job.id, {"worker_id": "aw", "lease_id": claimed.lease_id, "result": {"n": [1, 2]}})
+        assert (await client.jobs.get(job.id)).result == {"n": [1, 2]}
         with pytest.raises(spooled.NotFoundError):
             await client.jobs.get("missing-job")
         assert await client.health.readiness() is True
+
+
+async def test_a_result_may_be_any_json_value(org: Org, live_server):
+    async with AsyncSpooledClient(org.api_key, base_url=live_server.url) as client:
+        job_id = (await client.jobs.create({"queue_name": "any-result", "payload": {}})).id
+        claimed = (await client.jobs.claim({"queue_name": "any-result", "worker_id": "aw"})).jobs[0]
+        await client.jobs.complete(job_id, {"worker_id": "aw", "lease_id": claimed.lease_id, "result": [1, 2]})
+        assert (await client.jobs.get(job_id)).result == [1, 2]

@@ -9,7 +9,7 @@ import pytest
 
 from spooled._constants import (DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP,
                                 RETRY_JITTER)
-from spooled._retry import backoff_delay, parse_retry_after, retry_delay, should_retry
+from spooled._retry import RetryConfig, backoff_delay, parse_retry_after, retry_delay, should_retry
 
 
 def test_constants_are_the_shared_policy():
@@ -93,3 +93,19 @@ def test_jitter_never_exceeds_the_base_nor_goes_below_three_quarters():
 def test_retry_delay(kwargs, expected):
     retries_done = kwargs.pop("retries_done")
     assert retry_delay(retries_done, 3, random=lambda: 0.0, **kwargs) == expected
+
+
+@pytest.mark.parametrize("config, retries_done, rand, expected", [
+    (RetryConfig(base_delay=0.01, max_delay=0.05, jitter=False), 0, 0.9, 0.01),
+    (RetryConfig(base_delay=0.01, max_delay=0.05, jitter=False), 2, 0.9, 0.04),
+    (RetryConfig(base_delay=0.01, max_delay=0.05, jitter=False), 3, 0.9, 0.05),     # capped
+    (RetryConfig(base_delay=0.01, max_delay=0.05, jitter=True), 0, 0.5, 0.01 * (1 - RETRY_JITTER * 0.5)),
+    (RetryConfig(), 1, 0.0, 1.0),                                                    # the shared defaults
+])
+def test_retry_config_shapes_the_backoff(config, retries_done, rand, expected):
+    assert backoff_delay(retries_done, lambda: rand, config) == pytest.approx(expected)
+    assert retry_delay(retries_done, 5, status_code=503, random=lambda: rand, config=config) == pytest.approx(expected)
+
+
+def test_retry_config_defaults_are_the_shared_constants():
+    assert RetryConfig() == RetryConfig(DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, True)

@@ -37,11 +37,15 @@ def test_custom_headers_and_trimmed_credentials(mock, make_client):
 
 def test_construction_is_validated():
     with pytest.raises(ValueError):
-        spooled.SpooledClient("   ")
-    with pytest.raises(ValueError):
         spooled.SpooledClient(API_KEY, base_url="ftp://x")
     with pytest.raises(ValueError):
         spooled.SpooledClient(API_KEY, max_retries=11)
+    with pytest.raises(ValueError):
+        spooled.SpooledClient(API_KEY, retry=spooled.RetryConfig(max_retries=-1))
+    with pytest.raises(ValueError):
+        spooled.RetryConfig(base_delay=0)
+    with pytest.raises(ValueError):
+        spooled.RetryConfig(base_delay=2.0, max_delay=1.0)
     assert spooled.SpooledClient(API_KEY).base_url == "https://api.spooled.cloud"
     assert spooled.SpooledClient(API_KEY, base_url="http://localhost:8080/").base_url == "http://localhost:8080"
 
@@ -53,6 +57,19 @@ def test_5xx_is_retried_with_backoff_and_the_same_request_id(mock, client, fake_
     assert fake_time.slept == [0.5, 1.0]
     ids = {call.request.headers["x-request-id"] for call in route.calls}
     assert len(ids) == 1
+
+
+def test_retry_config_sets_the_backoff_and_max_retries_overrides_its_count(mock, make_client, fake_time):
+    route = mock.get("/api/v1/jobs/j1")
+    route.side_effect = [httpx.Response(503)] * 3 + [httpx.Response(200, json=job_json())]
+    config = spooled.RetryConfig(max_retries=5, base_delay=0.01, max_delay=0.03, jitter=False)
+    client = make_client(retry=config, random=lambda: 0.9)
+    assert client.jobs.get("j1").id == "j1"
+    assert fake_time.slept == pytest.approx([0.01, 0.02, 0.03])
+    route.side_effect = [httpx.Response(503)] * 3
+    with pytest.raises(spooled.ServerError):
+        make_client(retry=config, max_retries=1).jobs.get("j1")
+    assert route.call_count == 4 + 2
 
 
 def test_retries_stop_after_max_retries_and_raise_the_last_error(mock, client, fake_time):
@@ -186,10 +203,27 @@ def test_admin_calls_send_the_admin_key_and_no_bearer(mock, make_client):
     assert client.admin.list_plans() == []
     sent = route.calls.last.request
     assert sent.headers["x-admin-key"] == "adm" and "authorization" not in sent.headers
-    with pytest.raises(ValueError):
-        make_client().admin.list_plans()
-    with pytest.raises(ValueError, match="api_key"):
+    # A missing credential is the server's to refuse: the call goes out without it.
+    make_client().admin.list_plans()
+    assert "x-admin-key" not in route.calls.last.request.headers
+    job = mock.get("/api/v1/jobs/j1").respond(401, json={"code": "UNAUTHORIZED", "message": "Missing credentials"})
+    with pytest.raises(spooled.AuthenticationError):
         client.jobs.get("j1")
+    assert "authorization" not in job.calls.last.request.headers
+
+
+@pytest.mark.parametrize("credential", [None, "   ", ""])
+def test_a_client_without_credentials_calls_public_routes_and_gets_401_elsewhere(mock, make_client, credential):
+    health = mock.get("/health").respond(200, json={"status": "healthy", "database": True, "cache": True})
+    stats = mock.get("/api/v1/jobs/stats").respond(401, json={"code": "UNAUTHORIZED", "message": "no credentials"})
+    client = make_client(credential)
+    assert client.health.get().status == "healthy"
+    with pytest.raises(spooled.AuthenticationError) as caught:
+        client.jobs.get_stats()
+    assert caught.value.status_code == 401 and caught.value.code == "UNAUTHORIZED"
+    assert stats.call_count == 1  # a 401 is final, never retried
+    for call in (*health.calls, *stats.calls):
+        assert "authorization" not in call.request.headers and "x-admin-key" not in call.request.headers
 
 
 def test_public_routes_send_no_credentials(mock, client):

@@ -85,7 +85,8 @@ def test_outcome_rules():
     assert outcome.fatal(ValidationError("x", status_code=400))
     assert outcome.failure_message(ValueError("bad input")) == "ValueError: bad input"
     assert outcome.failure_message(KeyError()) == "KeyError"
-    assert len(outcome.failure_message(RuntimeError("x" * 5000))) == 2048
+    assert len(outcome.failure_message(RuntimeError("x" * 5000))) == len("RuntimeError: ") + 5000
+    assert len(outcome.failure_message(RuntimeError("x" * 70_000))) == 65536
     assert outcome.unserializable({"a": [1, 2]}) is None and outcome.unserializable(None) is None
     assert "not JSON-serializable" in outcome.unserializable({"a": object()})
     assert outcome.will_retry(type("A", (), {"will_retry": False})(), 0, 3) is False

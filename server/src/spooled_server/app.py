@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import db
 from .api import (admin, api_keys, auth, billing, dashboard, dependencies, dlq, health, jobs, metrics,
-                  organizations, queues, workers)
-from .api.body import validation_details
+                  organizations, queues, schedules, workers, workflows)
 from .api.middleware import RequestContext
+from .api.error_responses import render_error, render_unexpected
 from .api.responses import json
-from .errors import (DomainError, InternalError, MethodNotAllowed, NotFound, ServiceUnavailable,
-                     ValidationFailed, envelope, http_status)
+from .errors import DomainError, MethodNotAllowed, NotFound, ValidationFailed
 from .events.wakeups import WakeHub
 from .loops.activator import DueJobActivator
+from .grpc.server import GrpcServer
 from .loops.reaper import LeaseReaper
+from .loops.scheduler import CronScheduler
 from .loops.worker_sweeper import StaleWorkerSweeper
 from .services.auth import Authenticator
 from .services.core import Core
@@ -30,46 +29,29 @@ from .settings import Settings, get_settings
 
 log = logging.getLogger("spooled.app")
 
-# Errors meaning "the database is unreachable right now": 503 with Retry-After, never 500.
-_UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
-                asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InterfaceError,
-                ConnectionError, OSError, asyncio.TimeoutError)
-
-
-def _render(error: DomainError):
-    headers = dict(error.headers)
-    if isinstance(error, ServiceUnavailable):
-        headers.setdefault("Retry-After", "1")
-    return json(envelope(error), http_status(error), headers)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, err: DomainError):
-        return _render(err)
+        return render_error(err)
 
     @app.exception_handler(RequestValidationError)
     async def query_error(_request: Request, err: RequestValidationError):
         details = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("query", "path", "body")),
                     "message": e["msg"], "code": e["type"]} for e in err.errors()]
-        return _render(ValidationFailed("Validation failed", details))
+        return render_error(ValidationFailed("Validation failed", details))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, err: StarletteHTTPException):
         if err.status_code == 405:
-            return _render(MethodNotAllowed("Method not allowed for this route"))
+            return render_error(MethodNotAllowed("Method not allowed for this route"))
         if err.status_code == 404:
-            return _render(NotFound("Route not found"))
+            return render_error(NotFound("Route not found"))
         error = DomainError(str(err.detail))
         return json({"code": "HTTP_ERROR", "message": error.message}, err.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, err: Exception):
-        if isinstance(err, _UNAVAILABLE):
-            log.warning("database unavailable: %s", err)
-            return _render(ServiceUnavailable("The database is unavailable; retry shortly"))
-        log.exception("unhandled error")
-        return _render(InternalError("Internal server error"))
+        return render_unexpected(err)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -89,12 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loops = [LeaseReaper(pool, settings.spooled_reaper_interval_secs),
                  DueJobActivator(pool, settings.spooled_activator_interval_secs),
                  StaleWorkerSweeper(pool, settings.spooled_worker_sweep_interval_secs,
-                                    settings.worker_stale_after_secs)]
+                                    settings.worker_stale_after_secs),
+                 CronScheduler(pool, settings.spooled_scheduler_interval_secs)]
         for loop in loops:
             loop.start()
+        grpc_server = GrpcServer(core)
+        await grpc_server.start()
         try:
             yield
         finally:
+            await grpc_server.stop()
             for loop in loops:
                 await loop.stop()
             await wake.stop()
@@ -105,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Fixed paths under /jobs (dlq) must come before /jobs/{job_id}.
     for module in (health, metrics, auth, organizations, api_keys, dlq, jobs, dependencies, queues,
-                   workers, dashboard, admin, billing):
+                   workers, schedules, workflows, dashboard, admin, billing):
         app.include_router(module.router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.spooled_max_body_bytes)
+    app.add_middleware(RequestContext, max_body_bytes=settings.spooled_max_body_bytes, api=app)
     return app

@@ -74,6 +74,8 @@ def serve() -> int:
         import uvicorn
 
         print(f"spooled: HTTP on {settings.host}:{settings.port}", flush=True)
+        if settings.spooled_grpc_enabled:
+            print(f"spooled: gRPC on {settings.host}:{settings.grpc_port}", flush=True)
         uvicorn.run("spooled_server.app:create_app", factory=True, host=settings.host,
                     port=settings.port, workers=settings.web_concurrency, log_level=settings.log_level,
                     access_log=False, loop="uvloop", http="httptools", timeout_graceful_shutdown=10)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     spooled_reaper_interval_secs: float = Field(default=1.0, gt=0)
     spooled_activator_interval_secs: float = Field(default=1.0, gt=0)
     spooled_worker_sweep_interval_secs: float = Field(default=10.0, gt=0)
+    spooled_scheduler_interval_secs: float = Field(default=1.0, gt=0)
+    # gRPC listener; 0 disables it (tests start it on a free port where they need it).
+    spooled_grpc_enabled: bool = True
     # Retry backoff unit in seconds: delay = min(2^retry_count, 60) units. 60 = minutes (reference).
     spooled_backoff_unit_secs: float = Field(default=60.0, gt=0)
     # Longest a claim may wait for work (long poll), in milliseconds.

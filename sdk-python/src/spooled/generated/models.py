@@ -728,11 +728,9 @@ class CreateJobRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    queue_name: str = Field(
-        ..., max_length=100, min_length=1, pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
-    )
+    queue_name: str = Field(..., max_length=100, min_length=1)
     """
-    1 to 100 characters: letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. Letters and digits may be any Unicode alphanumerics; the pattern shows the ASCII subset.
+    1 to 100 characters, each a letter or digit of any script (Unicode alphanumerics such as `emails`, `résumés` or `注文`), `_`, `.` or `-`; the first must not be `.` or `-`. The server enforces the rule (400 VALIDATION_ERROR); there is deliberately no `pattern`, because the portable regex dialect has no Unicode classes and an ASCII pattern would make clients reject valid names.
     """
     payload: Any
     """
@@ -807,11 +805,9 @@ class BulkCreateJobsRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    queue_name: str = Field(
-        ..., max_length=100, min_length=1, pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
-    )
+    queue_name: str = Field(..., max_length=100, min_length=1)
     """
-    1 to 100 characters: letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. Letters and digits may be any Unicode alphanumerics; the pattern shows the ASCII subset.
+    1 to 100 characters, each a letter or digit of any script (Unicode alphanumerics such as `emails`, `résumés` or `注文`), `_`, `.` or `-`; the first must not be `.` or `-`. The server enforces the rule (400 VALIDATION_ERROR); there is deliberately no `pattern`, because the portable regex dialect has no Unicode classes and an ASCII pattern would make clients reject valid names.
     """
     jobs: list[BulkJobItem] = Field(..., max_length=100, min_length=1)
     default_priority: int | None = Field(None, ge=-100, le=100)
@@ -911,11 +907,9 @@ class ClaimRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    queue_name: str = Field(
-        ..., max_length=100, min_length=1, pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
-    )
+    queue_name: str = Field(..., max_length=100, min_length=1)
     """
-    1 to 100 characters: letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. Letters and digits may be any Unicode alphanumerics; the pattern shows the ASCII subset.
+    1 to 100 characters, each a letter or digit of any script (Unicode alphanumerics such as `emails`, `résumés` or `注文`), `_`, `.` or `-`; the first must not be `.` or `-`. The server enforces the rule (400 VALIDATION_ERROR); there is deliberately no `pattern`, because the portable regex dialect has no Unicode classes and an ASCII pattern would make clients reject valid names.
     """
     worker_id: str = Field(..., min_length=1)
     """
@@ -977,10 +971,17 @@ class ClaimResponse(BaseModel):
 
 
 class CompleteJobRequest(BaseModel):
+    """
+    Needs `worker_id` or `lease_id` (or both); a body with neither answers 400 VALIDATION_ERROR. See `jobs.complete` for how the server uses them.
+    """
+
     model_config = ConfigDict(
         extra="allow",
     )
-    worker_id: str = Field(..., min_length=1)
+    worker_id: str | None = Field(None, min_length=1)
+    """
+    The worker that claimed the job; required when `lease_id` is omitted.
+    """
     lease_id: str | None = None
     """
     The lease from the claim. When omitted, the worker must be the assigned one.
@@ -991,18 +992,27 @@ class CompleteJobRequest(BaseModel):
     """
 
 
-class FailJobRequestFailJobRequest(BaseModel):
+class FailJobRequest(BaseModel):
     """
-    Needs `error` or its alias `reason`; `error` wins when both are sent.
+    Needs `worker_id` or `lease_id` (or both), and the message as `error` or its alias `reason` (`error` wins when both are sent); a body missing either answers 400 VALIDATION_ERROR. The message may be up to 65536 characters so that a worker failing with a long stack trace is never refused; the job stores at most 4096 characters of it as `last_error` (a longer message is cut and ends with `… [truncated]`).
     """
 
     model_config = ConfigDict(
         extra="allow",
     )
-    worker_id: str = Field(..., min_length=1)
+    worker_id: str | None = Field(None, min_length=1)
+    """
+    The worker that claimed the job; required when `lease_id` is omitted.
+    """
     lease_id: str | None = None
-    error: str = Field(..., max_length=2048, min_length=1)
-    reason: str | None = Field(None, max_length=2048, min_length=1)
+    """
+    The lease from the claim.
+    """
+    error: str | None = Field(None, max_length=65536, min_length=1)
+    """
+    Why the job failed; stored truncated to 4096 characters.
+    """
+    reason: str | None = Field(None, max_length=65536, min_length=1)
     """
     Alias of `error`.
     """
@@ -1012,47 +1022,41 @@ class FailJobRequestFailJobRequest(BaseModel):
     """
 
 
-class FailJobRequestFailJobRequest1(BaseModel):
+class FailJobResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    success: bool
     """
-    Needs `error` or its alias `reason`; `error` wins when both are sent.
+    Always true; failures are answered with an error status.
+    """
+    will_retry: bool
+    """
+    True when the job went back to the queue; false when it was dead-lettered.
+    """
+    next_retry_delay_secs: int = Field(..., ge=0)
+    """
+    Seconds until the retry becomes claimable (the backoff); 0 when `will_retry` is false.
+    """
+
+
+class JobHeartbeatRequest(BaseModel):
+    """
+    Needs `worker_id` or `lease_id` (or both); a body with neither answers 400 VALIDATION_ERROR. The new lease length is `lease_duration_secs`, else its alias `extension_secs`, else the server's default lease (30 s unless configured).
     """
 
     model_config = ConfigDict(
         extra="allow",
     )
-    worker_id: str = Field(..., min_length=1)
+    worker_id: str | None = Field(None, min_length=1)
+    """
+    The worker that claimed the job; required when `lease_id` is omitted.
+    """
     lease_id: str | None = None
-    error: str | None = Field(None, max_length=2048, min_length=1)
-    reason: str = Field(..., max_length=2048, min_length=1)
     """
-    Alias of `error`.
+    The lease from the claim.
     """
-    no_retry: bool | None = False
-    """
-    Dead-letter at once even if retries remain.
-    """
-
-
-class FailJobRequest(
-    RootModel[FailJobRequestFailJobRequest | FailJobRequestFailJobRequest1]
-):
-    root: FailJobRequestFailJobRequest | FailJobRequestFailJobRequest1
-    """
-    Needs `error` or its alias `reason`; `error` wins when both are sent.
-    """
-
-
-class JobHeartbeatRequestJobHeartbeatRequest(BaseModel):
-    """
-    Needs `lease_duration_secs` or its alias `extension_secs`; `lease_duration_secs` wins when both are sent.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    worker_id: str = Field(..., min_length=1)
-    lease_id: str | None = None
-    lease_duration_secs: int = Field(..., ge=5, le=3600)
+    lease_duration_secs: int | None = Field(None, ge=5, le=3600)
     """
     The lease is set to expire this many seconds from now.
     """
@@ -1062,35 +1066,17 @@ class JobHeartbeatRequestJobHeartbeatRequest(BaseModel):
     """
 
 
-class JobHeartbeatRequestJobHeartbeatRequest1(BaseModel):
-    """
-    Needs `lease_duration_secs` or its alias `extension_secs`; `lease_duration_secs` wins when both are sent.
-    """
-
+class JobHeartbeatResponse(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    worker_id: str = Field(..., min_length=1)
-    lease_id: str | None = None
-    lease_duration_secs: int | None = Field(None, ge=5, le=3600)
+    success: bool
     """
-    The lease is set to expire this many seconds from now.
+    Always true; failures are answered with an error status.
     """
-    extension_secs: int = Field(..., ge=5, le=3600)
+    lease_expires_at: AwareDatetime
     """
-    Alias of `lease_duration_secs`.
-    """
-
-
-class JobHeartbeatRequest(
-    RootModel[
-        JobHeartbeatRequestJobHeartbeatRequest
-        | JobHeartbeatRequestJobHeartbeatRequest1
-    ]
-):
-    root: JobHeartbeatRequestJobHeartbeatRequest | JobHeartbeatRequestJobHeartbeatRequest1
-    """
-    Needs `lease_duration_secs` or its alias `extension_secs`; `lease_duration_secs` wins when both are sent.
+    When the extended lease now runs out.
     """
 
 
@@ -1180,15 +1166,6 @@ class JobDependencies(BaseModel):
     dependencies_met: bool | None
 
 
-class AddDependenciesResponseDependency(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    job_id: str
-    depends_on_job_id: str
-    dependency_type: str
-
-
 class AddDependenciesResponse(BaseModel):
     """
     The same count under each key older clients read.
@@ -1203,9 +1180,15 @@ class AddDependenciesResponse(BaseModel):
     added_count: int | None = None
     success: bool | None = None
     dependencies_met: bool | None
-    dependencies: list[AddDependenciesResponseDependency] | None = None
+    status: Literal["pending", "scheduled", "processing", "completed", "failed", "deadletter", "cancelled"] | None = (
+        None
+    )
     """
-    Every dependency edge of the job after the call.
+    The job's status after the call (`cancelled` when a dependency is already dead, so the job could never run).
+    """
+    dependencies: list[str] | None = None
+    """
+    Ids of every job this job depends on after the call.
     """
 
 
@@ -1385,11 +1368,9 @@ class RegisterWorkerRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    queue_name: str = Field(
-        ..., max_length=100, min_length=1, pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
-    )
+    queue_name: str = Field(..., max_length=100, min_length=1)
     """
-    1 to 100 characters: letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. Letters and digits may be any Unicode alphanumerics; the pattern shows the ASCII subset.
+    1 to 100 characters, each a letter or digit of any script (Unicode alphanumerics such as `emails`, `résumés` or `注文`), `_`, `.` or `-`; the first must not be `.` or `-`. The server enforces the rule (400 VALIDATION_ERROR); there is deliberately no `pattern`, because the portable regex dialect has no Unicode classes and an ASCII pattern would make clients reject valid names.
     """
     hostname: str = Field(
         ...,
@@ -1648,11 +1629,9 @@ class WorkflowJobDefinition(BaseModel):
     """
     Name of the job inside the workflow, used by `depends_on`.
     """
-    queue_name: str = Field(
-        ..., max_length=100, min_length=1, pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
-    )
+    queue_name: str = Field(..., max_length=100, min_length=1)
     """
-    1 to 100 characters: letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. Letters and digits may be any Unicode alphanumerics; the pattern shows the ASCII subset.
+    1 to 100 characters, each a letter or digit of any script (Unicode alphanumerics such as `emails`, `résumés` or `注文`), `_`, `.` or `-`; the first must not be `.` or `-`. The server enforces the rule (400 VALIDATION_ERROR); there is deliberately no `pattern`, because the portable regex dialect has no Unicode classes and an ASCII pattern would make clients reject valid names.
     """
     payload: Any
     """
@@ -2465,15 +2444,15 @@ class UsageInfo(BaseModel):
     warnings: list[UsageWarning]
 
 
-class AddDependenciesRequestAddDependenciesRequest(BaseModel):
+class AddDependenciesRequest(BaseModel):
     """
-    Send the ids under one of the three accepted keys.
+    Send the dependency ids under at least one of the three accepted keys `depends_on`, `depends_on_job_ids` or `dependency_job_ids` (several are merged, at most 100 ids in all); a body with none of them answers 400 VALIDATION_ERROR.
     """
 
     model_config = ConfigDict(
         extra="allow",
     )
-    depends_on: list[str] = Field(..., max_length=100, min_length=1)
+    depends_on: list[str] | None = Field(None, max_length=100, min_length=1)
     depends_on_job_ids: list[str] | None = Field(None, max_length=100, min_length=1)
     dependency_job_ids: list[str] | None = Field(None, max_length=100, min_length=1)
     dependency_mode: Literal["all", "any"] | None = None
@@ -2483,61 +2462,6 @@ class AddDependenciesRequestAddDependenciesRequest(BaseModel):
     dependency_type: str | None = None
     """
     Label stored on the new edges (sent by the Node and PHP SDKs).
-    """
-
-
-class AddDependenciesRequestAddDependenciesRequest1(BaseModel):
-    """
-    Send the ids under one of the three accepted keys.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    depends_on: list[str] | None = Field(None, max_length=100, min_length=1)
-    depends_on_job_ids: list[str] = Field(..., max_length=100, min_length=1)
-    dependency_job_ids: list[str] | None = Field(None, max_length=100, min_length=1)
-    dependency_mode: Literal["all", "any"] | None = None
-    """
-    `all`: every dependency must complete; `any`: one completed dependency is enough.
-    """
-    dependency_type: str | None = None
-    """
-    Label stored on the new edges (sent by the Node and PHP SDKs).
-    """
-
-
-class AddDependenciesRequestAddDependenciesRequest2(BaseModel):
-    """
-    Send the ids under one of the three accepted keys.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-    )
-    depends_on: list[str] | None = Field(None, max_length=100, min_length=1)
-    depends_on_job_ids: list[str] | None = Field(None, max_length=100, min_length=1)
-    dependency_job_ids: list[str] = Field(..., max_length=100, min_length=1)
-    dependency_mode: Literal["all", "any"] | None = None
-    """
-    `all`: every dependency must complete; `any`: one completed dependency is enough.
-    """
-    dependency_type: str | None = None
-    """
-    Label stored on the new edges (sent by the Node and PHP SDKs).
-    """
-
-
-class AddDependenciesRequest(
-    RootModel[
-        AddDependenciesRequestAddDependenciesRequest
-        | AddDependenciesRequestAddDependenciesRequest1
-        | AddDependenciesRequestAddDependenciesRequest2
-    ]
-):
-    root: AddDependenciesRequestAddDependenciesRequest | AddDependenciesRequestAddDependenciesRequest1 | AddDependenciesRequestAddDependenciesRequest2
-    """
-    Send the ids under one of the three accepted keys.
     """
 
 

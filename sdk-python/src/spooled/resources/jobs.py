@@ -16,9 +16,9 @@ from .._constants import LONG_POLL_TIMEOUT_MARGIN
 from .._wire import Call, list_reader, model_reader, path, read_nothing, to_body, to_query
 from ..generated.models import (AddDependenciesRequest, AddDependenciesResponse, BoostPriorityResponse,
                                 BulkCreateJobsRequest, BulkCreateJobsResponse, ClaimRequest, ClaimResponse,
-                                CompleteJobRequest, CreateJobRequest, CreateJobResponse, FailJobRequest, Job,
-                                JobDependencies, JobHeartbeatRequest, JobStats, JobStatusEntry, JobSummary,
-                                SuccessResponse)
+                                CompleteJobRequest, CreateJobRequest, CreateJobResponse, FailJobRequest,
+                                FailJobResponse, Job, JobDependencies, JobHeartbeatRequest, JobHeartbeatResponse,
+                                JobStats, JobStatusEntry, JobSummary, SuccessResponse)
 from ._base import Params, Resource
 from .dlq import DlqResource
 
@@ -108,20 +108,24 @@ class JobsResource(Resource):
                                replay_safe=True, timeout=timeout))
 
     def complete(self, job_id: str, params: Params) -> SuccessResponse:
-        """Marks a leased job completed (POST /jobs/{id}/complete): worker_id, lease_id, result.
-        A stale lease raises LeaseExpiredError."""
+        """Marks a leased job completed (POST /jobs/{id}/complete): worker_id and/or lease_id
+        (one is required), result. A stale lease raises LeaseExpiredError."""
         return self._call(Call("POST", path("/jobs/{}/complete", job_id), model_reader(SuccessResponse),
                                body=to_body(CompleteJobRequest, params), replay_safe=True))
 
-    def fail(self, job_id: str, params: Params) -> SuccessResponse:
-        """Records a failure (POST /jobs/{id}/fail): worker_id, lease_id, error. The job is retried
-        with backoff while retries remain, else dead-lettered."""
-        return self._call(Call("POST", path("/jobs/{}/fail", job_id), model_reader(SuccessResponse),
+    def fail(self, job_id: str, params: Params) -> FailJobResponse:
+        """Records a failure (POST /jobs/{id}/fail): worker_id and/or lease_id, error (up to 65536
+        characters; the server keeps the first 4096), no_retry. The job is retried with backoff
+        while retries remain, else dead-lettered; the answer says which (`will_retry`) and when
+        (`next_retry_delay_secs`)."""
+        return self._call(Call("POST", path("/jobs/{}/fail", job_id), model_reader(FailJobResponse),
                                body=to_body(FailJobRequest, params), replay_safe=True))
 
-    def heartbeat(self, job_id: str, params: Params) -> SuccessResponse:
-        """Extends a lease (POST /jobs/{id}/heartbeat): worker_id, lease_id, lease_duration_secs."""
-        return self._call(Call("POST", path("/jobs/{}/heartbeat", job_id), model_reader(SuccessResponse),
+    def heartbeat(self, job_id: str, params: Params) -> JobHeartbeatResponse:
+        """Extends a lease (POST /jobs/{id}/heartbeat): worker_id and/or lease_id,
+        lease_duration_secs (the server's default lease when omitted). The answer carries the new
+        `lease_expires_at`."""
+        return self._call(Call("POST", path("/jobs/{}/heartbeat", job_id), model_reader(JobHeartbeatResponse),
                                body=to_body(JobHeartbeatRequest, params), replay_safe=True))
 
     def get_dependencies(self, job_id: str) -> JobDependencies:

@@ -9,8 +9,9 @@ from typing import Any
 from ..errors import (AuthenticationError, AuthorizationError, LeaseExpiredError, NotFoundError, SpooledError,
                       ValidationError)
 
-# The server refuses longer failure messages.
-MAX_ERROR_LENGTH = 2048
+# The longest failure message the server accepts (it keeps the first 4096 characters as
+# last_error, so a long stack trace is never refused; anything beyond this would be).
+MAX_ERROR_LENGTH = 65536
 # Backoff between failed claims: poll_interval doubled per failure, at most this many seconds.
 MAX_CLAIM_BACKOFF = 30.0
 

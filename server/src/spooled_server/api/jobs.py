@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
@@ -84,8 +82,9 @@ class CompleteBody(Strict):
 class FailBody(Strict):
     worker_id: str | None = Field(default=None, min_length=1, max_length=255)
     lease_id: str | None = Field(default=None, min_length=1, max_length=255)
-    error: str | None = Field(default=None, min_length=1, max_length=4096)
-    reason: str | None = Field(default=None, min_length=1, max_length=4096)
+    # Long messages (stack traces) are accepted and truncated when stored, never refused.
+    error: str | None = Field(default=None, min_length=1, max_length=65536)
+    reason: str | None = Field(default=None, min_length=1, max_length=65536)
     no_retry: bool = False
 
     @model_validator(mode="after")
@@ -230,7 +229,7 @@ async def complete(job_id: str, request: Request, who: Caller = Depends(caller))
 async def fail(job_id: str, request: Request, who: Caller = Depends(caller)):
     body = await read_body(request, FailBody)
     _require_fence(body.worker_id, body.lease_id)
-    message = (body.error or body.reason or "")[:4096]
+    message = body.error or body.reason or ""
     outcome = await service.fail(core_of(request), who.org_id, job_id, worker_id=body.worker_id,
                                  lease_id=body.lease_id, error=message, allow_retry=not body.no_retry)
     return json({"success": True, "will_retry": outcome["will_retry"],

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed, envelope, http_status
 from ..metrics import REGISTRY
+from . import hot_paths
 from .responses import render
 
 # Past the limit, up to this many bytes are read and discarded before answering 413, so a
@@ -30,9 +31,10 @@ class RequestContext:
     """Every response carries X-Request-Id and x-api-version; oversized bodies are refused
     before they are read (by Content-Length) or as soon as they pass the limit (chunked)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, api=None):
         self.app = app
         self.max_body = max_body_bytes
+        self.api = api  # the application, for hot_paths (None: every request goes through routing)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,8 +104,12 @@ class RequestContext:
                                        headers={"Connection": "close"})
             return message
 
+        hot = hot_paths.match(scope) if self.api is not None else None
         try:
-            await self.app(scope, limited_receive, send_with_headers)
+            if hot is not None:
+                await hot_paths.serve(self.api, *hot, scope, limited_receive, send_with_headers)
+            else:
+                await self.app(scope, limited_receive, send_with_headers)
         finally:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"

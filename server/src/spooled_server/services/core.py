@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from ..events.wakeups import WakeHub
 from ..settings import Settings
 from .auth import Authenticator
+from .job_writes import JobWrites
 from .limits import LimitsCache
 
 
@@ -19,3 +20,9 @@ class Core:
     auth: Authenticator
     limits: LimitsCache
     wake: WakeHub
+    # Coalesced job writes; built from the pool unless given.
+    writes: JobWrites | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.writes is None:
+            self.writes = JobWrites(self.pool, self.settings)

@@ -21,6 +21,15 @@ HARD_PAYLOAD_LIMIT = 1024 * 1024
 # A claim answers with at most this many bytes of payload (always at least one job); the
 # rest of what it leased goes straight back to the queue.
 CLAIM_RESPONSE_PAYLOAD_CAP = 16 * 1024 * 1024
+# A failed job keeps at most this many characters of its error message.
+MAX_ERROR_CHARS = 4096
+_TRUNCATED = "… [truncated]"
+
+
+def stored_error(message: str) -> str:
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return message[:MAX_ERROR_CHARS - len(_TRUNCATED)] + _TRUNCATED
 STATUSES = ("pending", "scheduled", "processing", "completed", "failed", "deadletter", "cancelled")
 
 
@@ -50,8 +59,9 @@ def payload_size(payload: Any) -> int:
             {"field": "payload", "message": f"value cannot be stored: {err}", "code": "unsupported_value"}]) from None
 
 
-async def _check_plan(core: Core, conn, org_id: str, jobs: list[NewJob], limits: dict[str, Any]) -> None:
-    """Payload size (413), jobs per day and active jobs (429 QUOTA_EXCEEDED), before any insert."""
+async def _check_plan(conn, org_id: str, jobs: list[NewJob], limits: dict[str, Any]) -> None:
+    """Payload size (413), jobs per day and active jobs (429 QUOTA_EXCEEDED), before any insert.
+    `conn` is needed only when the plan limits jobs per day or active jobs."""
     max_payload = min(HARD_PAYLOAD_LIMIT, limits["max_payload_size_bytes"] or HARD_PAYLOAD_LIMIT)
     for i, job in enumerate(jobs):
         size = payload_size(job.payload)
@@ -94,24 +104,34 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple
                 first_with_key[job.idempotency_key] = job
     rows = [vars(j) for j in unique]
     defaults = (core.settings.queue_default_max_retries, core.settings.queue_default_timeout_secs)
-    async with core.pool.acquire() as conn:
-        parents = {j.parent_job_id for j in jobs if j.parent_job_id}
-        for parent in parents:
-            if not await store.exists(conn, org_id, parent):
-                raise NotFound("Parent job not found", {"field": "parent_job_id"})
-        if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:
-            # Limited plans: lock the organization row so concurrent creates count exactly.
-            async with conn.transaction():
-                await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
-                await _check_plan(core, conn, org_id, unique, limits)
-                inserted = await store.insert_many(conn, org_id, rows, *defaults)
-                await org_store.add_jobs_today(conn, org_id, len(inserted))
-        else:
-            await _check_plan(core, conn, org_id, unique, limits)
+    parents = {j.parent_job_id for j in jobs if j.parent_job_id}
+    if parents:
+        async with core.pool.acquire() as conn:
+            for parent in parents:
+                if not await store.exists(conn, org_id, parent):
+                    raise NotFound("Parent job not found", {"field": "parent_job_id"})
+    if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:
+        # Limited plans: lock the organization row so concurrent creates count exactly.
+        async with core.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
+            await _check_plan(conn, org_id, unique, limits)
             inserted = await store.insert_many(conn, org_id, rows, *defaults)
-        missing = [j.idempotency_key for j in unique if j.id not in inserted and j.idempotency_key]
-        existing = await store.ids_by_idempotency_key(conn, org_id, missing) if missing else {}
-        if existing:
+            await org_store.add_jobs_today(conn, org_id, len(inserted))
+    else:
+        await _check_plan(None, org_id, unique, limits)
+        if len(rows) == 1:
+            # The hot path: concurrent single creates share one INSERT and one commit. No
+            # connection is held while waiting for it.
+            row = {**rows[0], "organization_id": org_id}
+            inserted = {row["id"]} if await core.writes.creates.submit(row) else set()
+        else:
+            async with core.pool.acquire() as conn:
+                inserted = await store.insert_many(conn, org_id, rows, *defaults)
+    missing = [j.idempotency_key for j in unique if j.id not in inserted and j.idempotency_key]
+    existing: dict[str, str] = {}
+    if missing:
+        async with core.pool.acquire() as conn:
+            existing = await store.ids_by_idempotency_key(conn, org_id, missing)
             await store.touch_many(conn, org_id, list(existing.values()))
     results: list[tuple[str, bool]] = []
     for job in jobs:
@@ -233,7 +253,7 @@ def _check_outcome(row, job_id: str, lease_id: str | None, repeat_ok: tuple[str,
     """True when the fenced update took effect. A call the fence refused raises, except an
     exact repeat (same lease token) of a call that already took effect, which is answered
     as it was the first time (False)."""
-    if row is None or not row["visible"]:
+    if not row["visible"]:
         raise NotFound("Job not found")
     if row["id"] is not None:
         return True
@@ -245,8 +265,8 @@ def _check_outcome(row, job_id: str, lease_id: str | None, repeat_ok: tuple[str,
 
 async def complete(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
                    lease_id: str | None, result: Any) -> None:
-    async with core.pool.acquire() as conn:
-        row = await store.complete(conn, org_id, job_id, lease_id, worker_id, result)
+    row = await core.writes.completes.submit({"org_id": org_id, "job_id": job_id, "lease_id": lease_id,
+                                              "worker_id": worker_id, "result": result})
     _check_outcome(row, job_id, lease_id, ("completed",))
 
 
@@ -254,7 +274,7 @@ async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, l
                error: str, allow_retry: bool = True) -> dict[str, Any]:
     """Fails a leased job; dead-lettering it cancels everything that depends on it."""
     async with core.pool.acquire() as conn, conn.transaction():
-        row = await store.fail(conn, org_id, job_id, lease_id, worker_id, error, allow_retry,
+        row = await store.fail(conn, org_id, job_id, lease_id, worker_id, stored_error(error), allow_retry,
                                core.settings.spooled_backoff_unit_secs)
         if not _check_outcome(row, job_id, lease_id, ("pending", "scheduled", "deadletter", "failed")):
             return {"will_retry": False, "next_retry_delay_secs": 0, "status": row["prior_status"]}
@@ -267,7 +287,7 @@ async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, l
 
 async def heartbeat(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
                     lease_id: str | None, lease_secs: int) -> datetime:
-    async with core.pool.acquire() as conn:
-        row = await store.heartbeat(conn, org_id, job_id, lease_id, worker_id, lease_secs)
+    row = await core.writes.heartbeats.submit({"org_id": org_id, "job_id": job_id, "lease_id": lease_id,
+                                               "worker_id": worker_id, "lease_secs": lease_secs})
     _check_outcome(row, job_id, lease_id, ())
     return row["lease_expires_at"]

@@ -108,9 +108,9 @@ async def delete(core: Core, caller_org: str, org_id: str) -> None:
         if not await org_store.lock(conn, org_id):
             raise NotFound("Organization not found")
         busy = await usage_store.busy_with(conn, org_id)
-        if busy["active_jobs"] or busy["live_workers"]:
-            raise Conflict("The organization still has active jobs or live workers; finish or cancel "
-                           "them before deleting it", dict(busy))
+        if any(busy.values()):
+            raise Conflict("The organization still has active jobs, live workers or active schedules; "
+                           "finish, cancel or pause them before deleting it", dict(busy))
         key_ids = await key_store.ids_for_org(conn, org_id)
         await org_store.delete(conn, org_id)
     forget_organization(core, org_id, key_ids)

@@ -10,6 +10,8 @@ from typing import Any, Sequence
 
 import asyncpg
 
+from .json_arrays import json_texts
+
 # Notification channel: payload "<org_id>/<queue_name>" when ready work appears in a queue.
 WAKE_CHANNEL = "spooled_jobs"
 
@@ -20,47 +22,52 @@ FULL = """id, organization_id, queue_name, status, payload, result, retry_count,
 
 SUMMARY = "id, queue_name, status, priority, retry_count, created_at, scheduled_at, started_at, completed_at"
 
-_WAKE_INSERTED = f"""wake AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
-    FROM (SELECT DISTINCT queue_name FROM ins WHERE status = 'pending' AND ready) q)"""
-
 INSERT_MANY = f"""
 WITH ins AS (
     INSERT INTO jobs (id, organization_id, queue_name, status, payload, priority, max_retries,
                       timeout_seconds, scheduled_at, expires_at, idempotency_key, tags,
                       parent_job_id, completion_webhook)
-    SELECT s.id, $1, s.queue_name,
+    SELECT s.id, s.organization_id, s.queue_name,
            CASE WHEN s.scheduled_at > now() THEN 'scheduled' ELSE 'pending' END,
-           s.payload, s.priority,
+           s.payload::jsonb, s.priority,
            -- Unset retries/timeout come from the queue's config, else the server default.
            COALESCE(s.max_retries, qc.max_retries, $14), COALESCE(s.timeout_seconds, qc.default_timeout, $15),
-           s.scheduled_at, s.expires_at,
-           s.idempotency_key, s.tags, s.parent_job_id, s.completion_webhook
-    FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::int[], $6::int[], $7::int[],
-                $8::timestamptz[], $9::timestamptz[], $10::text[], $11::jsonb[], $12::text[],
+           s.scheduled_at, s.expires_at, s.idempotency_key, s.tags::jsonb, s.parent_job_id, s.completion_webhook
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
+                $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::text[],
                 $13::text[])
-         AS s(id, queue_name, payload, priority, max_retries, timeout_seconds, scheduled_at,
-              expires_at, idempotency_key, tags, parent_job_id, completion_webhook)
-    LEFT JOIN queue_config qc ON qc.organization_id = $1 AND qc.queue_name = s.queue_name
+         AS s(organization_id, id, queue_name, payload, priority, max_retries, timeout_seconds,
+              scheduled_at, expires_at, idempotency_key, tags, parent_job_id, completion_webhook)
+    LEFT JOIN queue_config qc ON qc.organization_id = s.organization_id AND qc.queue_name = s.queue_name
     ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, queue_name, status, true AS ready
-), {_WAKE_INSERTED}
+    RETURNING id, organization_id, queue_name, status
+), wake AS (
+    SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
+    FROM (SELECT DISTINCT organization_id, queue_name FROM ins WHERE status = 'pending') q
+)
 SELECT id, (SELECT count(*) FROM wake) AS woken FROM ins"""
+
+_INSERT_COLUMNS = ("organization_id", "id", "queue_name", "payload", "priority", "max_retries",
+                   "timeout_seconds", "scheduled_at", "expires_at", "idempotency_key", "tags",
+                   "parent_job_id", "completion_webhook")
+
+
+async def insert_rows(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]],
+                      default_max_retries: int, default_timeout: int) -> set[str]:
+    """Inserts jobs (ids and organization chosen by the caller, per row); returns the ids
+    actually inserted. Rows whose idempotency key already exists are skipped, never
+    duplicated: the unique index decides, so concurrent duplicates cannot both insert."""
+    arrays = [json_texts(row.get(c) for row in rows) if c in ("payload", "tags")
+              else [row.get(c) for row in rows] for c in _INSERT_COLUMNS]
+    records = await conn.fetch(INSERT_MANY, *arrays, default_max_retries, default_timeout)
+    return {r["id"] for r in records}
 
 
 async def insert_many(conn: asyncpg.Connection, org_id: str, rows: Sequence[dict[str, Any]],
                       default_max_retries: int, default_timeout: int) -> set[str]:
-    """Inserts jobs (ids chosen by the caller); returns the ids actually inserted.
-
-    Rows whose idempotency key already exists are skipped, never duplicated: the unique
-    index decides, so concurrent duplicates cannot both insert.
-    """
-    cols = ("id", "queue_name", "payload", "priority", "max_retries", "timeout_seconds",
-            "scheduled_at", "expires_at", "idempotency_key", "tags", "parent_job_id",
-            "completion_webhook")
-    arrays = [[row.get(c) for row in rows] for c in cols]
-    records = await conn.fetch(INSERT_MANY, org_id, *arrays, default_max_retries, default_timeout)
-    return {r["id"] for r in records}
+    """insert_rows for jobs of one organization."""
+    return await insert_rows(conn, [{**row, "organization_id": org_id} for row in rows],
+                             default_max_retries, default_timeout)
 
 
 async def ids_by_idempotency_key(conn: asyncpg.Connection, org_id: str, keys: list[str]) -> dict[str, str]:
@@ -148,7 +155,7 @@ async def set_priority(conn: asyncpg.Connection, org_id: str, job_id: str, prior
 
 # -- the worker protocol -----------------------------------------------------------------------
 
-CLAIM = f"""
+CLAIM = """
 WITH picked AS (
     SELECT id FROM jobs
     WHERE organization_id = $1 AND queue_name = $2
@@ -184,57 +191,80 @@ async def release_claims(conn: asyncpg.Connection, org_id: str, leases: list[str
         org_id, leases)
 
 
-# A lease call first locks its job by primary key, alone: with the fence conditions in the same
-# WHERE, the planner may walk a partial index of every processing job instead. The fence is
-# then checked on that locked row: the lease token when given, else the assigned worker (legacy
-# clients). The expiry instant belongs to the reaper: at or after lease_expires_at nothing is
-# accepted. Every statement returns the locked row's state even when the fence rejects the
-# call, so a rejection is explained without a second round trip.
-_TARGET = """target AS MATERIALIZED (
+# Lease calls arrive in batches (group commit). Each batch first locks its jobs by primary key
+# alone, in id order (no deadlocks between concurrent batches): with the fence conditions in
+# the same WHERE the planner may walk a partial index of every processing job instead. The
+# fence is then checked per item on the locked rows: the lease token when given, else the
+# assigned worker (legacy clients). The expiry instant belongs to the reaper: at or after
+# lease_expires_at nothing is accepted. Every item gets an outcome row, including the locked
+# row's state when the fence refused it, so rejections need no second round trip.
+_LEASE_INPUT = """input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+        WITH ORDINALITY AS i(org_id, job_id, lease_id, worker_id, n)
+), target AS MATERIALIZED (
     SELECT id, organization_id, status, lease_id, assigned_worker_id,
            lease_expires_at > now() AS live
-    FROM jobs WHERE id = $2 FOR UPDATE
+    FROM jobs WHERE id = ANY($2::text[]) ORDER BY id FOR UPDATE
 ), fenced AS (
-    SELECT id FROM target
-    WHERE organization_id = $1 AND status = 'processing' AND live
-      AND (CASE WHEN $3::text IS NOT NULL THEN lease_id = $3 ELSE assigned_worker_id = $4 END)
+    SELECT DISTINCT ON (t.id) t.id, i.n FROM input i JOIN target t ON t.id = i.job_id
+    WHERE t.organization_id = i.org_id AND t.status = 'processing' AND t.live
+      AND (CASE WHEN i.lease_id IS NOT NULL THEN t.lease_id = i.lease_id
+                ELSE t.assigned_worker_id = i.worker_id END)
+    ORDER BY t.id, i.n
 )"""
 
-_OUTCOME = """SELECT t.organization_id = $1 AS visible, t.status AS prior_status, t.lease_id AS prior_lease,
-       d.* FROM target t LEFT JOIN done d ON true"""
+_LEASE_OUTCOME = """SELECT i.n, t.id IS NOT NULL AND t.organization_id = i.org_id AS visible,
+       t.status AS prior_status, t.lease_id AS prior_lease, d.*
+FROM input i LEFT JOIN target t ON t.id = i.job_id LEFT JOIN done d ON d.id = i.job_id AND d.n = i.n
+ORDER BY i.n"""
 
-COMPLETE = f"""
-WITH {_TARGET}, done AS (
-    UPDATE jobs SET status = 'completed', result = $5, completed_at = now(), updated_at = now(),
-                    lease_expires_at = NULL
-    WHERE id = (SELECT id FROM fenced)
-    RETURNING id, queue_name, workflow_id, started_at, completed_at
-), released AS (
-    UPDATE jobs c SET dependencies_met = true, updated_at = now()
-    WHERE c.id IN (SELECT d.job_id FROM job_dependencies d JOIN done ON d.depends_on_job_id = done.id)
-      AND NOT c.dependencies_met AND c.status IN ('pending', 'scheduled')
-      AND (c.dependency_mode = 'any' OR NOT EXISTS (
-            SELECT 1 FROM job_dependencies d2 JOIN jobs p ON p.id = d2.depends_on_job_id
-            WHERE d2.job_id = c.id AND p.status <> 'completed'
-              AND p.id NOT IN (SELECT id FROM done)))
-    RETURNING c.queue_name
-), wake AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
-    FROM (SELECT DISTINCT queue_name FROM released) q
+COMPLETE_MANY = f"""
+WITH {_LEASE_INPUT}, results AS (
+    SELECT result::jsonb AS result, n FROM unnest($5::text[]) WITH ORDINALITY AS r(result, n)
+), done AS (
+    UPDATE jobs j SET status = 'completed', result = r.result, completed_at = now(),
+                      updated_at = now(), lease_expires_at = NULL
+    FROM fenced f JOIN results r ON r.n = f.n
+    WHERE j.id = f.id
+    RETURNING j.id, f.n, j.organization_id, j.queue_name, j.workflow_id, j.started_at, j.completed_at,
+              EXISTS (SELECT 1 FROM job_dependencies dep WHERE dep.depends_on_job_id = j.id) AS has_dependents
 )
-SELECT o.*, (SELECT count(*) FROM wake) AS woken FROM ({_OUTCOME}) o"""
+{_LEASE_OUTCOME}"""
 
 
-async def complete(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
-                   worker_id: str | None, result: Any) -> asyncpg.Record | None:
-    """Completes a job held under the caller's lease and releases its dependents, in one
-    statement. None: no such job; a row with id NULL: the fence refused (see prior_*)."""
-    return await conn.fetchrow(COMPLETE, org_id, job_id, lease_id, worker_id, result)
+def _lease_arrays(items: Sequence[dict[str, Any]]) -> list[list]:
+    return [[it["org_id"] for it in items], [it["job_id"] for it in items],
+            [it.get("lease_id") for it in items], [it.get("worker_id") for it in items]]
+
+
+async def complete_many(conn: asyncpg.Connection, items: Sequence[dict[str, Any]]) -> list[asyncpg.Record]:
+    """Completes jobs held under each caller's lease: one outcome row per item, in order
+    (visible false: no such job; id NULL: the fence refused, see prior_*). Run it inside a
+    transaction and call release_dependents for rows with has_dependents."""
+    return await conn.fetch(COMPLETE_MANY, *_lease_arrays(items), json_texts(it.get("result") for it in items))
+
+
+HEARTBEAT_MANY = f"""
+WITH {_LEASE_INPUT}, secs AS (
+    SELECT * FROM unnest($5::float8[]) WITH ORDINALITY AS s(lease_secs, n)
+), done AS (
+    UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => s.lease_secs), updated_at = now()
+    FROM fenced f JOIN secs s ON s.n = f.n
+    WHERE j.id = f.id
+    RETURNING j.id, f.n, j.lease_expires_at
+)
+{_LEASE_OUTCOME}"""
+
+
+async def heartbeat_many(conn: asyncpg.Connection, items: Sequence[dict[str, Any]]) -> list[asyncpg.Record]:
+    """Extends the leases of jobs held by each caller; one outcome row per item, in order."""
+    return await conn.fetch(HEARTBEAT_MANY, *_lease_arrays(items),
+                            [float(it["lease_secs"]) for it in items])
 
 
 FAIL = f"""
-WITH {_TARGET}, done AS (
-    UPDATE jobs SET
+WITH {_LEASE_INPUT}, done AS (
+    UPDATE jobs j SET
        status = CASE WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
        scheduled_at = CASE WHEN $6 AND retry_count < max_retries
            THEN now() + make_interval(secs => least(power(2, retry_count), 60) * $7)
@@ -242,36 +272,51 @@ WITH {_TARGET}, done AS (
        completed_at = CASE WHEN $6 AND retry_count < max_retries THEN NULL ELSE now() END,
        retry_count = CASE WHEN $6 AND retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
        last_error = $5, lease_expires_at = NULL, updated_at = now()
-    WHERE id = (SELECT id FROM fenced)
-    RETURNING id, queue_name, status, retry_count, scheduled_at, workflow_id,
-              extract(epoch FROM scheduled_at - now()) AS delay_secs
+    FROM fenced f WHERE j.id = f.id
+    RETURNING j.id, f.n, j.queue_name, j.status, j.retry_count, j.scheduled_at, j.workflow_id,
+              extract(epoch FROM j.scheduled_at - now()) AS delay_secs
 )
-{_OUTCOME}"""
+{_LEASE_OUTCOME}"""
 
 
 async def fail(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
                worker_id: str | None, error: str, allow_retry: bool,
-               backoff_unit_secs: float) -> asyncpg.Record | None:
+               backoff_unit_secs: float) -> asyncpg.Record:
     """Fails a leased job: back to pending after the documented backoff, or to the DLQ.
 
     Delay = min(2^retry_count, 60) backoff units, retry_count taken before the increment.
     """
-    return await conn.fetchrow(FAIL, org_id, job_id, lease_id, worker_id, error, allow_retry,
-                               float(backoff_unit_secs))
+    arrays = _lease_arrays([{"org_id": org_id, "job_id": job_id, "lease_id": lease_id, "worker_id": worker_id}])
+    return await conn.fetchrow(FAIL, *arrays, error, allow_retry, float(backoff_unit_secs))
 
 
-HEARTBEAT = f"""
-WITH {_TARGET}, done AS (
-    UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $5), updated_at = now()
-    WHERE id = (SELECT id FROM fenced)
-    RETURNING id, lease_expires_at
-)
-{_OUTCOME}"""
-
-
-async def heartbeat(conn: asyncpg.Connection, org_id: str, job_id: str, lease_id: str | None,
-                    worker_id: str | None, lease_secs: float) -> asyncpg.Record | None:
-    return await conn.fetchrow(HEARTBEAT, org_id, job_id, lease_id, worker_id, float(lease_secs))
+async def release_dependents(conn: asyncpg.Connection, parent_ids: list[str]) -> list[asyncpg.Record]:
+    """Makes claimable the waiting dependents of just-completed jobs whose dependencies are now
+    met. Lock first, decide in a second statement: the second statement's fresh snapshot sees a
+    sibling parent completed by a concurrent transaction that held the lock before us, so two
+    parents completing at once can never both leave their child blocked."""
+    children = await conn.fetch(
+        """SELECT c.id FROM jobs c
+           WHERE c.id IN (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ANY($1::text[]))
+             AND NOT c.dependencies_met AND c.status IN ('pending', 'scheduled')
+           ORDER BY c.id FOR UPDATE""", parent_ids)
+    if not children:
+        return []
+    return await conn.fetch(
+        f"""WITH rel AS (
+                UPDATE jobs c SET dependencies_met = true, updated_at = now()
+                WHERE c.id = ANY($1::text[]) AND NOT c.dependencies_met
+                  AND c.status IN ('pending', 'scheduled')
+                  AND (c.dependency_mode = 'any' OR NOT EXISTS (
+                        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                        WHERE d.job_id = c.id AND p.status <> 'completed'))
+                RETURNING c.id, c.organization_id, c.queue_name
+            ), wake AS (
+                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
+                FROM (SELECT DISTINCT organization_id, queue_name FROM rel) q
+            )
+            SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""",
+        [r["id"] for r in children])
 
 
 _CANCEL_BLOCKED = """
@@ -287,10 +332,15 @@ RETURNING c.id, c.queue_name, c.workflow_id"""
 
 async def cancel_descendants(conn: asyncpg.Connection, job_ids: list[str], reason: str) -> list[asyncpg.Record]:
     """Cancels every waiting job that can no longer run because `job_ids` died, level by level
-    down the dependency graph (a DAG, so this ends). Run inside the transaction that killed them."""
+    down the dependency graph (a DAG, so this ends). Run inside the transaction that killed
+    them. Each level is locked before it is judged, for the reason given in release_dependents."""
     cancelled: list[asyncpg.Record] = []
     frontier = job_ids
     while frontier:
+        await conn.execute(
+            """SELECT 1 FROM jobs WHERE status IN ('pending', 'scheduled') AND id IN
+                 (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ANY($1::text[]))
+               ORDER BY id FOR UPDATE""", frontier)
         rows = await conn.fetch(_CANCEL_BLOCKED, frontier, reason)
         cancelled += rows
         frontier = [r["id"] for r in rows]

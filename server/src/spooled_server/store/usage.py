@@ -2,7 +2,7 @@
 
 Each count is what a plan limit measures (see services/plans.py): active jobs are pending,
 scheduled or processing; queues are queue_config rows; workers are healthy or degraded;
-API keys are active; workflows are pending or running.
+API keys are active; schedules are active; workflows are pending or running.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ _COUNTS = """
     (SELECT count(*) FROM workers w WHERE w.organization_id = o.id
         AND w.status IN ('healthy', 'degraded')) AS workers,
     (SELECT count(*) FROM api_keys k WHERE k.organization_id = o.id AND k.is_active) AS api_keys,
+    (SELECT count(*) FROM schedules s WHERE s.organization_id = o.id AND s.is_active) AS schedules,
     (SELECT count(*) FROM workflows f WHERE f.organization_id = o.id
         AND f.status IN ('pending', 'running')) AS workflows"""
 
 
 async def counts(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | None:
-    """jobs_today, active_jobs, queues, workers, api_keys, workflows; None for an unknown org."""
+    """jobs_today, active_jobs, queues, workers, api_keys, schedules, workflows; None for an
+    unknown org."""
     return await conn.fetchrow(f"SELECT {_COUNTS} FROM organizations o WHERE o.id = $1", org_id)
 
 
@@ -40,10 +42,13 @@ async def total_jobs(conn: asyncpg.Connection, org_id: str) -> int:
 
 
 async def busy_with(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record:
-    """Work that must finish before the organization may be deleted."""
+    """Work that must finish (or be paused) before the organization may be deleted: an active
+    schedule would keep creating jobs for it."""
     return await conn.fetchrow(
         """SELECT
              (SELECT count(*) FROM jobs WHERE organization_id = $1
                 AND status IN ('pending', 'scheduled', 'processing')) AS active_jobs,
              (SELECT count(*) FROM workers WHERE organization_id = $1
-                AND status IN ('healthy', 'degraded', 'draining')) AS live_workers""", org_id)
+                AND status IN ('healthy', 'degraded', 'draining')) AS live_workers,
+             (SELECT count(*) FROM schedules WHERE organization_id = $1 AND is_active) AS active_schedules""",
+        org_id)

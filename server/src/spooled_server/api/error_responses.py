@@ -1,0 +1,35 @@
+"""Renders errors as the one JSON envelope: domain errors by the table in errors.py, anything
+unexpected as 503 (database unreachable) or a generic 500 without details."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from starlette.responses import Response
+
+from ..errors import DomainError, InternalError, ServiceUnavailable, envelope, http_status
+from .responses import json
+
+log = logging.getLogger("spooled.api")
+
+# Errors meaning "the database is unreachable right now": 503 with Retry-After, never 500.
+UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
+               asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InterfaceError,
+               ConnectionError, OSError, asyncio.TimeoutError)
+
+
+def render_error(error: DomainError) -> Response:
+    headers = dict(error.headers)
+    if isinstance(error, ServiceUnavailable):
+        headers.setdefault("Retry-After", "1")
+    return json(envelope(error), http_status(error), headers)
+
+
+def render_unexpected(err: Exception) -> Response:
+    if isinstance(err, UNAVAILABLE):
+        log.warning("database unavailable: %s", err)
+        return render_error(ServiceUnavailable("The database is unavailable; retry shortly"))
+    log.exception("unhandled error", exc_info=err)
+    return render_error(InternalError("Internal server error"))

@@ -1,0 +1,87 @@
+"""The job engine's coalesced write paths (see coalescer.py): creates, completes, heartbeats.
+
+Each flush is one set-based statement (plus, for completes, the dependents' release) in one
+transaction, so N concurrent callers cost one commit instead of N. Fencing and idempotency
+are still decided per item by the statements themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from ..settings import Settings
+from ..store import jobs as store
+from .coalescer import Coalescer
+
+# Transient conflicts between concurrent flushes are retried this many times.
+_ATTEMPTS = 3
+_TRANSIENT = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+
+async def _with_retries(work):
+    for attempt in range(_ATTEMPTS):
+        try:
+            return await work()
+        except _TRANSIENT:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.005 * (attempt + 1))
+
+
+def _settle_duplicates(rows: list[asyncpg.Record], items: list[dict[str, Any]], done_status: str) -> list[dict]:
+    """Two calls for the same job and lease in one batch: the one the statement applied wins,
+    and the other is answered as the repeat it is (not as a lease conflict)."""
+    out = [dict(r) for r in rows]
+    applied = {(items[i]["job_id"], items[i].get("lease_id")): out[i] for i in range(len(out))
+               if out[i]["id"] is not None}
+    for i, row in enumerate(out):
+        twin = applied.get((items[i]["job_id"], items[i].get("lease_id")))
+        if row["id"] is None and twin is not None and items[i].get("lease_id") is not None:
+            out[i] = {**twin, "prior_status": done_status}
+    return out
+
+
+class JobWrites:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings):
+        self.pool = pool
+        self.defaults = (settings.queue_default_max_retries, settings.queue_default_timeout_secs)
+        self.creates: Coalescer[dict, bool] = Coalescer(self._flush_creates)
+        self.completes: Coalescer[dict, dict] = Coalescer(self._flush_completes)
+        self.heartbeats: Coalescer[dict, dict] = Coalescer(self._flush_heartbeats)
+
+    async def _flush_creates(self, rows: list[dict]) -> list[bool | BaseException]:
+        """Per row: True if inserted, False if its idempotency key already existed."""
+        async with self.pool.acquire() as conn:
+            try:
+                inserted = await store.insert_rows(conn, rows, *self.defaults)
+            except asyncpg.PostgresError:
+                if len(rows) == 1:
+                    raise
+                # One bad row must not fail its neighbours: apply them one by one.
+                results: list[bool | BaseException] = []
+                for row in rows:
+                    try:
+                        results.append(bool(await store.insert_rows(conn, [row], *self.defaults)))
+                    except asyncpg.PostgresError as err:
+                        results.append(err)
+                return results
+        return [row["id"] in inserted for row in rows]
+
+    async def _flush_completes(self, items: list[dict]) -> list[dict]:
+        async def work():
+            async with self.pool.acquire() as conn, conn.transaction():
+                rows = await store.complete_many(conn, items)
+                parents = [r["id"] for r in rows if r["id"] is not None and r["has_dependents"]]
+                if parents:
+                    await store.release_dependents(conn, parents)
+                return rows
+        return _settle_duplicates(await _with_retries(work), items, "completed")
+
+    async def _flush_heartbeats(self, items: list[dict]) -> list[dict]:
+        async def work():
+            async with self.pool.acquire() as conn:
+                return await store.heartbeat_many(conn, items)
+        return _settle_duplicates(await _with_retries(work), items, "processing")
