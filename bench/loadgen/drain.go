@@ -19,6 +19,7 @@ type drainResult struct {
 	Workers         int              `json:"workers"`
 	Batch           int              `json:"batch"`
 	Inflight        int              `json:"inflight"`
+	BatchComplete   bool             `json:"batch_complete"`
 	Jobs            int64            `json:"jobs"`
 	Completed       int64            `json:"completed"`
 	TimedOut        bool             `json:"timed_out"`
@@ -61,6 +62,23 @@ type completeRequest struct {
 	Result   any    `json:"result"`
 }
 
+// batchCompleteRequest is POST /api/v1/jobs/complete: one request completes a whole claim.
+type batchCompleteRequest struct {
+	WorkerID string              `json:"worker_id"`
+	Jobs     []batchCompleteItem `json:"jobs"`
+}
+
+type batchCompleteItem struct {
+	JobID   string `json:"job_id"`
+	LeaseID string `json:"lease_id"`
+	Result  any    `json:"result"`
+}
+
+type batchCompleteAnswer struct {
+	SuccessCount int64 `json:"success_count"`
+	FailureCount int64 `json:"failure_count"`
+}
+
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -78,6 +96,7 @@ func runDrain(ctx context.Context, args []string) (any, error) {
 	workers := fs.Int("workers", 4, "worker goroutines, each claiming then completing a batch")
 	batch := fs.Int("batch", 100, "claim limit (1-100)")
 	inflight := fs.Int("inflight", 0, "complete calls in flight per worker (default: -batch)")
+	batchComplete := fs.Bool("batch-complete", false, "complete each claimed batch with one POST /jobs/complete")
 	jobs := fs.Int64("jobs", 50000, "jobs to drain")
 	prefill := fs.Bool("prefill", false, "bulk-enqueue -jobs jobs first (not timed)")
 	prefillConc := fs.Int("prefill-concurrency", 4, "parallel bulk requests during the prefill")
@@ -109,7 +128,7 @@ func runDrain(ctx context.Context, args []string) (any, error) {
 	if err := client.Preflight(ctx, c.queue); err != nil {
 		return nil, err
 	}
-	res := drainResult{Scenario: "drain", Queue: c.queue, Workers: *workers, Batch: *batch,
+	res := drainResult{Scenario: "drain", Queue: c.queue, Workers: *workers, Batch: *batch, BatchComplete: *batchComplete,
 		Inflight: *inflight, Jobs: *jobs}
 
 	if *prefill {
@@ -159,6 +178,26 @@ func runDrain(ctx context.Context, args []string) (any, error) {
 					// complete's lease may still have to expire): check the count and retry.
 					empty.Add(1)
 					time.Sleep(2 * time.Millisecond)
+					continue
+				}
+				if *batchComplete {
+					req := batchCompleteRequest{WorkerID: worker}
+					for _, j := range ans.Jobs {
+						req.Jobs = append(req.Jobs, batchCompleteItem{JobID: j.ID, LeaseID: j.LeaseID, Result: map[string]bool{"ok": true}})
+					}
+					var out batchCompleteAnswer
+					lat, err := client.Post(runCtx, "/api/v1/jobs/complete", mustJSON(req), &out)
+					if err != nil {
+						if runCtx.Err() == nil {
+							completeErrs.Add(err)
+						}
+						continue
+					}
+					completeLat.Add(lat)
+					prog.Add(out.SuccessCount)
+					if completed.Add(out.SuccessCount) >= *jobs {
+						finishedAt.CompareAndSwap(0, time.Now().UnixNano())
+					}
 					continue
 				}
 				// Complete the batch concurrently over the pooled keep-alive connections, as a

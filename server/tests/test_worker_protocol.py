@@ -260,3 +260,29 @@ async def test_claims_are_scoped_to_the_organization(org: Org, make_org):
     await enqueue(org, "shared-name")
     assert await claim(other, "shared-name", limit=10) == []
     assert len(await claim(org, "shared-name", limit=10)) == 1
+
+
+async def test_batch_complete_judges_each_item_alone(org: Org):
+    ids = [await enqueue(org, "batch-complete", payload={"i": i}) for i in range(3)]
+    claimed = {j["id"]: j for j in await claim(org, "batch-complete", limit=3)}
+    r = await org.client.post("/jobs/complete", json={"worker_id": "w1", "jobs": [
+        {"job_id": ids[0], "lease_id": claimed[ids[0]]["lease_id"], "result": [1, 2]},
+        {"job_id": ids[1], "lease_id": "stale"},
+        {"job_id": "missing", "lease_id": "x"},
+        {"job_id": ids[2], "result": {"legacy": True}},  # fenced by the batch's worker_id
+    ]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["success"] for x in body["results"]] == [True, False, False, True]
+    assert body["results"][1]["error"]["code"] == "LEASE_EXPIRED"
+    assert body["results"][2]["error"]["code"] == "NOT_FOUND"
+    assert (body["success_count"], body["failure_count"]) == (2, 2)
+    assert (await job(org, ids[0]))["result"] == [1, 2]
+    assert (await job(org, ids[1]))["status"] == "processing"
+    assert (await job(org, ids[2]))["result"] == {"legacy": True}
+    again = await org.client.post("/jobs/complete", json={"jobs": [
+        {"job_id": ids[0], "lease_id": claimed[ids[0]]["lease_id"]}]})
+    assert again.json()["results"][0]["success"] is True  # an exact repeat is answered as before
+    assert_error(await org.client.post("/jobs/complete", json={"jobs": []}), 400, "VALIDATION_ERROR")
+    assert_error(await org.client.post("/jobs/complete", json={"jobs": [{"job_id": ids[1]}]}), 400,
+                 "VALIDATION_ERROR")

@@ -135,6 +135,7 @@ OPERATIONS: dict[str, Handler] = {
     "jobs.boostPriority": _boost,
     "jobs.claim": _bound("jobs", "claim"),
     "jobs.complete": _bound("jobs", "complete", "id"),
+    "jobs.completeBatch": _bound("jobs", "complete_batch"),
     "jobs.fail": _bound("jobs", "fail", "id"),
     "jobs.heartbeat": _bound("jobs", "heartbeat", "id"),
     "jobs.getDependencies": _bound("jobs", "get_dependencies", "id", body=False),

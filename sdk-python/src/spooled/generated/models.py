@@ -970,6 +970,67 @@ class ClaimResponse(BaseModel):
     jobs: list[ClaimedJob] = Field(..., max_length=100)
 
 
+class CompleteJobsBatchRequestJob(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    job_id: str = Field(..., max_length=255, min_length=1)
+    lease_id: str | None = Field(None, max_length=255, min_length=1)
+    worker_id: str | None = Field(None, max_length=255, min_length=1)
+    result: Any | None = None
+    """
+    Any JSON value stored as the job's result.
+    """
+
+
+class CompleteJobsBatchRequest(BaseModel):
+    """
+    `worker_id` applies to every item that does not name its own; each item needs a `lease_id` or a `worker_id` (its own or the batch's).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    worker_id: str | None = Field(None, max_length=255, min_length=1)
+    jobs: list[CompleteJobsBatchRequestJob] = Field(..., max_length=100, min_length=1)
+
+
+class CompleteJobsBatchResponseResultError(BaseModel):
+    """
+    Present when `success` is false; the error `jobs.complete` would have answered.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    code: str
+    """
+    NOT_FOUND or LEASE_EXPIRED
+    """
+    message: str
+
+
+class CompleteJobsBatchResponseResult(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    job_id: str
+    success: bool
+    error: CompleteJobsBatchResponseResultError | None = None
+    """
+    Present when `success` is false; the error `jobs.complete` would have answered.
+    """
+
+
+class CompleteJobsBatchResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    results: list[CompleteJobsBatchResponseResult]
+    success_count: int = Field(..., ge=0)
+    failure_count: int = Field(..., ge=0)
+
+
 class CompleteJobRequest(BaseModel):
     """
     Needs `worker_id` or `lease_id` (or both); a body with neither answers 400 VALIDATION_ERROR. See `jobs.complete` for how the server uses them.

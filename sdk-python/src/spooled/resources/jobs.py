@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from .._constants import LONG_POLL_TIMEOUT_MARGIN
 from .._wire import Call, list_reader, model_reader, path, read_nothing, to_body, to_query
 from ..generated.models import (AddDependenciesRequest, AddDependenciesResponse, BoostPriorityResponse,
+                                CompleteJobsBatchRequest, CompleteJobsBatchResponse,
                                 BulkCreateJobsRequest, BulkCreateJobsResponse, ClaimRequest, ClaimResponse,
                                 CompleteJobRequest, CreateJobRequest, CreateJobResponse, FailJobRequest,
                                 FailJobResponse, Job, JobDependencies, JobHeartbeatRequest, JobHeartbeatResponse,
@@ -112,6 +113,13 @@ class JobsResource(Resource):
         (one is required), result. A stale lease raises LeaseExpiredError."""
         return self._call(Call("POST", path("/jobs/{}/complete", job_id), model_reader(SuccessResponse),
                                body=to_body(CompleteJobRequest, params), replay_safe=True))
+
+    def complete_batch(self, params: Params) -> CompleteJobsBatchResponse:
+        """Completes up to 100 leased jobs in one request (POST /jobs/complete): worker_id (for
+        items without their own), jobs [{job_id, lease_id?, worker_id?, result?}]. Each item gets
+        its own outcome in `results`; a stale lease fails only that item."""
+        return self._call(Call("POST", path("/jobs/complete"), model_reader(CompleteJobsBatchResponse),
+                               body=to_body(CompleteJobsBatchRequest, params), replay_safe=True))
 
     def fail(self, job_id: str, params: Params) -> FailJobResponse:
         """Records a failure (POST /jobs/{id}/fail): worker_id and/or lease_id, error (up to 65536
