@@ -118,6 +118,14 @@ class ScenarioRun:
                                     f"{response.status_code}: {response.text[:300]}")
             body = response.json()
             org, key = body["organization"], body["api_key"]
+            custom = (entity["org"] or {}).get("custom_limits")
+            if custom is not None:
+                patched = await self.ctx.setup_http.patch(
+                    f"/api/v1/admin/organizations/{org['id']}", headers={"X-Admin-Key": self.ctx.admin_key},
+                    json={"custom_limits": custom})
+                if patched.status_code != 200:
+                    raise ScenarioError(f"setting custom_limits of org {name!r} answered "
+                                        f"{patched.status_code}: {patched.text[:300]}")
             self.vars[name] = {"id": org["id"], "slug": org["slug"], "name": org["name"], "plan": plan,
                                "key": key["key"], "api_key_id": key["id"]}
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conftest import ADMIN_KEY, Org, assert_error, start_server, stop_server
+from unthrottled import lift_rate_limit
 
 ORG_KEYS = {"id", "name", "slug", "plan_tier", "billing_email", "settings", "custom_limits", "created_at",
             "updated_at", "stripe_customer_id", "stripe_subscription_id", "stripe_subscription_status",
@@ -255,8 +256,9 @@ async def test_members_of_other_organization_is_404(org: Org, make_org):
 
 # -- GET /organizations/usage ---------------------------------------------------------------
 
-async def test_usage_report_shape_counts_and_warnings(make_org):
+async def test_usage_report_shape_counts_and_warnings(make_org, pool):
     free = await make_org(plan="free")
+    await lift_rate_limit(pool, free.id)  # more requests than the free request rate's burst
     for _ in range(5):
         assert (await free.client.post("/jobs", json={"queue_name": "q", "payload": {}})).status_code == 201
     r = await free.client.get("/organizations/usage")

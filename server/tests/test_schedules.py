@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import Org, assert_error, wait_until
+from unthrottled import lift_rate_limit
 
 SCHEDULE_KEYS = {"id", "organization_id", "name", "description", "cron_expression", "timezone", "queue_name",
                  "payload_template", "priority", "max_retries", "timeout_seconds", "is_active", "last_run_at",
@@ -280,8 +281,9 @@ async def test_trigger_enqueues_from_the_template_even_when_paused(org: Org, poo
     assert (await org.client.get(f"/schedules/{created['id']}/history")).json() == []
 
 
-async def test_trigger_obeys_the_plans_active_job_cap(make_org):
+async def test_trigger_obeys_the_plans_active_job_cap(make_org, pool):
     free = await make_org(plan="free")  # 10 active jobs
+    await lift_rate_limit(pool, free.id)  # 12 requests at once; more than the free request rate
     for _ in range(10):
         assert (await free.client.post("/jobs", json={"queue_name": "q", "payload": {}})).status_code == 201
     created = await create(free)

@@ -10,17 +10,19 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import db
-from .api import (admin, api_keys, auth, billing, dashboard, dependencies, dlq, health, jobs, metrics,
-                  organizations, queues, schedules, workers, workflows)
+from .api import (admin, api_keys, auth, billing, dashboard, dependencies, dlq, events, health, ingest, jobs,
+                  metrics, organizations, outgoing_webhooks, queues, schedules, workers, workflows, ws)
 from .api.middleware import RequestContext
 from .api.error_responses import render_error, render_unexpected
 from .api.responses import json
 from .errors import DomainError, MethodNotAllowed, NotFound, ValidationFailed
+from .events.hub import EventHub
 from .events.wakeups import WakeHub
 from .loops.activator import DueJobActivator
 from .grpc.server import GrpcServer
 from .loops.reaper import LeaseReaper
 from .loops.scheduler import CronScheduler
+from .loops.webhook_dispatcher import WebhookDispatcher
 from .loops.worker_sweeper import StaleWorkerSweeper
 from .services.auth import Authenticator
 from .services.core import Core
@@ -68,11 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     limits=LimitsCache(pool), wake=wake)
         app.state.core = core
         await wake.start()
+        app.state.events = EventHub(settings.database_url, settings)
+        await app.state.events.start()
         loops = [LeaseReaper(pool, settings.spooled_reaper_interval_secs),
                  DueJobActivator(pool, settings.spooled_activator_interval_secs),
                  StaleWorkerSweeper(pool, settings.spooled_worker_sweep_interval_secs,
                                     settings.worker_stale_after_secs),
-                 CronScheduler(pool, settings.spooled_scheduler_interval_secs)]
+                 CronScheduler(pool, settings.spooled_scheduler_interval_secs),
+                 WebhookDispatcher(pool, settings)]
         for loop in loops:
             loop.start()
         grpc_server = GrpcServer(core)
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await grpc_server.stop()
             for loop in loops:
                 await loop.stop()
+            await app.state.events.stop()
             await wake.stop()
             await pool.close()
 
@@ -91,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Fixed paths under /jobs (dlq) must come before /jobs/{job_id}.
     for module in (health, metrics, auth, organizations, api_keys, dlq, jobs, dependencies, queues,
-                   workers, schedules, workflows, dashboard, admin, billing):
+                   workers, schedules, workflows, outgoing_webhooks, ingest, events, ws, dashboard, admin,
+                   billing):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.spooled_max_body_bytes, api=app)
     return app

@@ -16,12 +16,18 @@ from . import db
 from .embedded_pg import EmbeddedPostgres
 from .services.organizations import create_with_key
 from .settings import get_settings
+from .store import organizations as org_store
 
 log = logging.getLogger("spooled.cli")
 
 
+# The operator's own organization: enterprise, and with no request rate limit (null lifts
+# it), so a self-hosted server is never throttled by its own plan table.
+BOOTSTRAP_CUSTOM_LIMITS = {"rate_limit_requests_per_second": None, "rate_limit_burst": None}
+
+
 async def _bootstrap_first_org(dsn: str, slug: str, production: bool) -> dict | None:
-    """On a database with no organizations, creates one (enterprise: never throttled)."""
+    """On a database with no organizations, creates one (enterprise, unthrottled)."""
     conn = await asyncpg.connect(dsn)
     try:
         await db._init_connection(conn)
@@ -29,9 +35,13 @@ async def _bootstrap_first_org(dsn: str, slug: str, production: bool) -> dict | 
         try:
             if await conn.fetchval("SELECT count(*) FROM organizations"):
                 return None
-            return await create_with_key(conn, name="Default Organization", slug=slug,
-                                         plan_tier="enterprise", billing_email=None,
-                                         production=production)
+            async with conn.transaction():
+                created = await create_with_key(conn, name="Default Organization", slug=slug,
+                                                plan_tier="enterprise", billing_email=None,
+                                                production=production)
+                await org_store.update(conn, created["organization"]["id"],
+                                       {"custom_limits": BOOTSTRAP_CUSTOM_LIMITS})
+            return created
         finally:
             await conn.execute("SELECT pg_advisory_unlock(42)")
     finally:
@@ -42,7 +52,7 @@ def _print_first_key(created: dict, port: int) -> None:
     key = created["api_key"]["key"]
     org = created["organization"]
     print("\n" + "=" * 72, flush=True)
-    print(f" Created organization '{org['slug']}' ({org['id']}), plan enterprise.")
+    print(f" Created organization '{org['slug']}' ({org['id']}), plan enterprise, no request rate limit.")
     print(f" Its API key (shown once, keep it safe):\n\n   {key}\n")
     print(f" Try:  curl -s -H 'Authorization: Bearer {key}' http://127.0.0.1:{port}/api/v1/jobs/stats")
     print("=" * 72 + "\n", flush=True)

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     spooled_activator_interval_secs: float = Field(default=1.0, gt=0)
     spooled_worker_sweep_interval_secs: float = Field(default=10.0, gt=0)
     spooled_scheduler_interval_secs: float = Field(default=1.0, gt=0)
+    spooled_webhook_dispatch_interval_secs: float = Field(default=1.0, gt=0)
+    # Outgoing webhooks may target loopback only when this is on (tests, local development).
+    spooled_webhook_allow_loopback: bool = False
+    github_webhook_secret: str | None = None
+    stripe_webhook_secret: str | None = None
     # gRPC listener; 0 disables it (tests start it on a free port where they need it).
     spooled_grpc_enabled: bool = True
     # Retry backoff unit in seconds: delay = min(2^retry_count, 60) units. 60 = minutes (reference).

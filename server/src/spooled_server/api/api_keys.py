@@ -11,7 +11,7 @@ from ..services import api_keys as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import ApiKeyName, ApiKeyQueues, KeyRateLimit, UtcTimestamp, check_path_id
+from .fields import ApiKeyName, ApiKeyQueues, KeyRateLimit, Timestamp, check_path_id
 from .responses import json, no_content
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["apiKeys"])
@@ -25,7 +25,7 @@ class CreateApiKeyBody(Body):
     name: ApiKeyName
     queues: ApiKeyQueues | None = None
     rate_limit: KeyRateLimit | None = None
-    expires_at: UtcTimestamp | None = None
+    expires_at: Timestamp | None = None
 
     @field_validator("expires_at")
     @classmethod

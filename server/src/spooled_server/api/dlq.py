@@ -10,7 +10,7 @@ from ..services import dlq as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import Bool, JobId, Limit100, Limit10000, QueueName, UtcTimestamp, parse_queue_name
+from .fields import Bool, JobId, Limit100, Limit10000, QueueName, Timestamp, parse_queue_name
 from .responses import json
 
 router = APIRouter(prefix="/api/v1/jobs/dlq", tags=["jobs"])
@@ -31,7 +31,7 @@ class PurgeBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     queue_name: QueueName | None = None
-    older_than: UtcTimestamp | None = None
+    older_than: Timestamp | None = None
     limit: Limit10000 | None = None
     # Optional here so that a missing confirm gets the same explanatory 400 as confirm:false.
     confirm: Bool | None = None

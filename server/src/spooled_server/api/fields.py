@@ -6,9 +6,11 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
+import orjson
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictBool, StrictInt
 
-import orjson
+from ..errors import NotFound, ValidationFailed
+from ..services.slugs import slug_problem
 
 MAX_TAGS_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 64 * 1024
@@ -51,13 +53,23 @@ def _timestamp_string(value: Any) -> Any:
     return value
 
 
+def _to_utc(value: datetime) -> datetime:
+    # "0001-01-01T00:00:00+14:00" is valid RFC 3339 but its UTC instant falls before year 1,
+    # which neither Python nor the database driver can represent: a 400 here, not a 500 later.
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise ValueError("timestamp is out of range") from None
+
+
 QueueName = Annotated[str, AfterValidator(check_queue_name)]
 Priority = Annotated[StrictInt, Field(ge=-100, le=100)]
 MaxRetries = Annotated[StrictInt, Field(ge=0, le=100)]
 TimeoutSeconds = Annotated[StrictInt, Field(ge=1, le=86400)]
 LeaseSeconds = Annotated[StrictInt, Field(ge=5, le=3600)]
 Limit100 = Annotated[StrictInt, Field(ge=1, le=100)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string)]
+# RFC 3339 with an offset (naive times and epoch numbers are refused), converted to UTC.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string), AfterValidator(_to_utc)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=255)]
 # Payload size is checked by the job service (413, against the plan limit too).
 Payload = Any
@@ -69,10 +81,6 @@ JsonValue = Annotated[Any, AfterValidator(_storable)]
 
 
 # -- queues, workers, the DLQ and dependencies -------------------------------------------------
-
-from datetime import timezone  # noqa: E402  (imports for this section kept with it)
-
-from ..errors import ValidationFailed  # noqa: E402
 
 
 def parse_queue_name(value: str, field: str = "name") -> str:
@@ -124,24 +132,9 @@ JobId = Annotated[str, Field(min_length=1, max_length=255)]
 JobIdList = Annotated[list[JobId], Field(min_length=1, max_length=100)]
 
 
-def _utc_representable(value: datetime) -> datetime:
-    # "0001-01-01T00:00:00+14:00" is a valid RFC 3339 string whose UTC instant falls before
-    # year 1, which Python (and so the database driver) cannot represent.
-    try:
-        return value.astimezone(timezone.utc)
-    except (OverflowError, ValueError):
-        raise ValueError("timestamp is out of range") from None
-
-
-# A Timestamp also guaranteed to convert to UTC (so it can be sent to the database).
-UtcTimestamp = Annotated[Timestamp, AfterValidator(_utc_representable)]
-
-
 # -- organizations, API keys and path ids ------------------------------------------------------
 # Types below were added for the account routes; the ones above are unchanged.
 
-from ..errors import NotFound  # noqa: E402
-from ..services.slugs import slug_problem  # noqa: E402
 
 MAX_PATH_ID_LENGTH = 255
 
@@ -200,15 +193,3 @@ ApiKeyQueues = Annotated[list[ApiKeyQueue], Field(max_length=50)]
 KeyRateLimit = Annotated[StrictInt, Field(ge=1, le=10_000)]
 
 
-
-def _to_utc(value: datetime) -> datetime:
-    # An offset can push a year-1 or year-9999 instant outside what datetime (and PostgreSQL's
-    # driver) can represent; converting here turns that into a 400 instead of a 500 later.
-    try:
-        return value.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError("timestamp is out of range") from None
-
-
-# Like Timestamp, but converted to UTC while validating, so out-of-range instants are a 400.
-UtcTimestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string), AfterValidator(_to_utc)]

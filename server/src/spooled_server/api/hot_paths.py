@@ -2,7 +2,7 @@
 
 Creating, claiming, completing, failing and heartbeating jobs are most of a queue's traffic.
 For them, walking a hundred routes and solving dependencies cost more than the work itself,
-so these five are matched here and handed straight to the same route functions the framework
+so these are matched here and handed straight to the same route functions the framework
 would call (api/jobs.py), with the same authentication, body checks and error rendering.
 """
 
@@ -32,6 +32,8 @@ def match(scope: Scope):
     rest = path[len(_PREFIX) + 1:]
     if rest == "claim":
         return jobs.claim, None
+    if rest == "complete":
+        return jobs.complete_batch, None
     job_id, _, action = rest.partition("/")
     route = _BY_ACTION.get(action)
     if route is None or not job_id or job_id in ("claim", "bulk", "dlq", "status", "stats"):

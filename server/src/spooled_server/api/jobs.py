@@ -79,6 +79,18 @@ class CompleteBody(Strict):
     result: JsonValue = None
 
 
+class BatchCompleteItem(Strict):
+    job_id: str = Field(min_length=1, max_length=255)
+    lease_id: str | None = Field(default=None, min_length=1, max_length=255)
+    worker_id: str | None = Field(default=None, min_length=1, max_length=255)
+    result: JsonValue = None
+
+
+class BatchCompleteBody(Strict):
+    worker_id: str | None = Field(default=None, min_length=1, max_length=255)
+    jobs: list[BatchCompleteItem] = Field(min_length=1, max_length=100)
+
+
 class FailBody(Strict):
     worker_id: str | None = Field(default=None, min_length=1, max_length=255)
     lease_id: str | None = Field(default=None, min_length=1, max_length=255)
@@ -192,6 +204,22 @@ async def claim(request: Request, who: Caller = Depends(caller)):
     return json({"jobs": [{k: j[k] for k in ("id", "queue_name", "payload", "retry_count", "max_retries",
                                              "timeout_seconds", "lease_expires_at", "lease_id",
                                              "status", "priority", "created_at")} for j in jobs]})
+
+
+@router.post("/complete", operation_id="jobs.completeBatch")
+async def complete_batch(request: Request, who: Caller = Depends(caller)):
+    body = await read_body(request, BatchCompleteBody)
+    items = []
+    for i, item in enumerate(body.jobs):
+        worker_id = item.worker_id or body.worker_id
+        if worker_id is None and item.lease_id is None:
+            raise ValidationFailed("Validation failed", [
+                {"field": f"jobs.{i}", "message": "worker_id or lease_id is required", "code": "missing"}])
+        items.append({"job_id": item.job_id, "lease_id": item.lease_id, "worker_id": worker_id,
+                      "result": item.result})
+    results = await service.complete_batch(core_of(request), who.org_id, items)
+    ok = sum(1 for r in results if r["success"])
+    return json({"results": results, "success_count": ok, "failure_count": len(results) - ok})
 
 
 @router.get("/{job_id}", operation_id="jobs.get")

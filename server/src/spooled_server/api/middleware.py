@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request ids, API version header, body size limit, request metrics."""
+"""Pure-ASGI middleware: request ids, API version and rate-limit headers, body size limit,
+request metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed, envelope, http_status
 from ..metrics import REGISTRY
 from . import hot_paths
+from .deps import RATE_LIMIT_STATE
 from .responses import render
 
 # Past the limit, up to this many bytes are read and discarded before answering 413, so a
@@ -21,6 +23,7 @@ DRAIN_LIMIT = 8 * 1024 * 1024
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _VERSION = re.compile(r"^[A-Za-z0-9.]{1,16}$")
+_NO_STATE: dict = {}
 
 
 class BodyTooLarge(PayloadTooLarge):
@@ -51,6 +54,11 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message["headers"] = list(message.get("headers", [])) + extra
+                quota = scope.get("state", _NO_STATE).get(RATE_LIMIT_STATE)
+                if quota is not None:  # set by deps.caller once the key's rate limit is taken
+                    message["headers"] += [(b"x-ratelimit-limit", b"%d" % quota[0]),
+                                           (b"x-ratelimit-remaining", b"%d" % quota[1]),
+                                           (b"x-ratelimit-reset", b"%d" % quota[2])]
             await send(message)
 
         async def reject(error) -> None:

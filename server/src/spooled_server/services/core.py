@@ -11,6 +11,7 @@ from ..settings import Settings
 from .auth import Authenticator
 from .job_writes import JobWrites
 from .limits import LimitsCache
+from .rate_limit import RateLimiter
 
 
 @dataclass
@@ -22,7 +23,11 @@ class Core:
     wake: WakeHub
     # Coalesced job writes; built from the pool unless given.
     writes: JobWrites | None = field(default=None)
+    # Per-key request rate limits (in this process); built on `limits` unless given.
+    rate_limiter: RateLimiter | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.writes is None:
             self.writes = JobWrites(self.pool, self.settings)
+        if self.rate_limiter is None:
+            self.rate_limiter = RateLimiter(self.limits)

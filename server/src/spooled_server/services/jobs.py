@@ -270,6 +270,21 @@ async def complete(core: Core, org_id: str, job_id: str, *, worker_id: str | Non
     _check_outcome(row, job_id, lease_id, ("completed",))
 
 
+async def complete_batch(core: Core, org_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Completes many leased jobs; each item is judged alone and gets its own outcome.
+    Items go through the same coalesced path as single completes, so they share commits."""
+    rows = await asyncio.gather(*(core.writes.completes.submit({**item, "org_id": org_id}) for item in items))
+    outcomes = []
+    for item, row in zip(items, rows):
+        try:
+            _check_outcome(row, item["job_id"], item.get("lease_id"), ("completed",))
+            outcomes.append({"job_id": item["job_id"], "success": True, "error": None})
+        except (NotFound, LeaseExpired) as err:
+            outcomes.append({"job_id": item["job_id"], "success": False,
+                             "error": {"code": err.code, "message": err.message}})
+    return outcomes
+
+
 async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, lease_id: str | None,
                error: str, allow_retry: bool = True) -> dict[str, Any]:
     """Fails a leased job; dead-lettering it cancels everything that depends on it."""

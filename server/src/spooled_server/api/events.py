@@ -1,0 +1,151 @@
+"""Server-Sent Events: /api/v1/events, /events/jobs/{id}, /events/queues/{name}.
+
+Every frame is `event: <dotted name>` plus `data: <{type, data} JSON>`; a `:ping` comment
+keeps idle connections alive and every stream ends after 30 minutes (clients reconnect). A
+stream ends early when the client disconnects (Starlette cancels the generator), when the
+server shuts down, or when the subscriber overflowed its bounded queue (after one `error`
+event saying how many events it dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import AsyncIterator, Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from ..events.hub import EventHub, Subscription
+from ..events.messages import TERMINAL_STATUSES, message, parse_event_names
+from ..store import realtime as store
+from .realtime_auth import core_of, realtime_caller
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+PING_EVERY = float(os.environ.get("SPOOLED_SSE_PING_SECS", "15"))
+HEALTH_EVERY = 10.0
+STATS_EVERY = 5.0
+MAX_STREAM_SECS = float(os.environ.get("SPOOLED_SSE_MAX_SECS", "1800"))
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def frame(msg: dict, name: str) -> str:
+    return f"event: {name}\ndata: {json.dumps(msg, separators=(',', ':'))}\n\n"
+
+
+def hub_of(request: Request) -> EventHub:
+    return request.app.state.events
+
+
+async def pump(hub: EventHub, sub: Subscription, *, initial: list[str] = (),
+               tick: Callable[[], Awaitable[str | None]] | None = None, tick_every: float = 0,
+               stop_after: Callable[[dict], bool] | None = None) -> AsyncIterator[str]:
+    """The body of every stream: initial frames, then live events, ticks and pings."""
+    try:
+        for chunk in initial:
+            yield chunk
+        started = last_out = time.monotonic()
+        next_tick = started if tick else float("inf")
+        while not hub.stopping.is_set():
+            now = time.monotonic()
+            if now - started >= MAX_STREAM_SECS:
+                return
+            if now >= next_tick:
+                chunk = await tick()
+                next_tick = now + tick_every
+                if chunk:
+                    yield chunk
+                    last_out = time.monotonic()
+            wait = min(next_tick, last_out + PING_EVERY, started + MAX_STREAM_SECS) - time.monotonic()
+            event = await sub.get(timeout=max(wait, 0.0))
+            if event is not None:
+                yield frame(event.message, event.name)
+                last_out = time.monotonic()
+                if stop_after and stop_after(event.message):
+                    return
+            elif sub.overflowed:
+                yield frame(message("Error", message=f"dropped {sub.dropped} events"), "error")
+                return
+            elif sub.closed.is_set():
+                return
+            elif time.monotonic() - last_out >= PING_EVERY:
+                yield ":ping\n\n"
+                last_out = time.monotonic()
+    finally:
+        hub.unsubscribe(sub)
+
+
+def stream(body: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(body, media_type="text/event-stream", headers=HEADERS)
+
+
+@router.get("")
+async def all_events(request: Request, events: str | None = None) -> StreamingResponse:
+    """Every event of the caller's organization, optionally limited to `events=` names."""
+    caller = await realtime_caller(request)
+    hub = hub_of(request)
+    names = parse_event_names(events)
+    sub = hub.subscribe(caller.org_id, events=names)
+
+    async def health() -> str | None:
+        if names is not None and "system.health" not in names:
+            return None
+        state = "healthy" if hub.connected.is_set() else "degraded"
+        return frame(message("SystemHealth", database=state, redis="not_used"), "system.health")
+
+    return stream(pump(hub, sub, tick=health, tick_every=HEALTH_EVERY))
+
+
+@router.get("/jobs/{job_id}")
+async def job_events(request: Request, job_id: str) -> StreamingResponse:
+    """One job's status changes; the first frame is its current status, the last a terminal one."""
+    caller = await realtime_caller(request)
+    hub = hub_of(request)
+    # Subscribe before reading the current status so no change falls in between.
+    sub = hub.subscribe(caller.org_id, job_id=job_id, events=frozenset({"job.status"}))
+    async with core_of(request).pool.acquire() as conn:
+        found = await store.job_status(conn, caller.org_id, job_id)
+    if found is None:
+        hub.unsubscribe(sub)
+
+        async def not_found() -> AsyncIterator[str]:
+            yield frame(message("Error", message="Job not found"), "error")
+
+        return stream(not_found())
+    status, queue = found
+    first = frame(message("JobStatusChange", job_id=job_id, queue_name=queue, old_status="",
+                          new_status=status), "job.status")
+    if status in TERMINAL_STATUSES:
+        hub.unsubscribe(sub)
+
+        async def done() -> AsyncIterator[str]:
+            yield first
+
+        return stream(done())
+
+    def terminal(msg: dict) -> bool:
+        return msg["data"].get("new_status") in TERMINAL_STATUSES
+
+    return stream(pump(hub, sub, initial=[first], stop_after=terminal))
+
+
+@router.get("/queues/{queue_name}")
+async def queue_events(request: Request, queue_name: str) -> StreamingResponse:
+    """`queue.stats` now and every 5 s, plus the queue's live job events."""
+    caller = await realtime_caller(request)
+    hub = hub_of(request)
+    pool = core_of(request).pool
+    sub = hub.subscribe(caller.org_id, queue=queue_name)
+
+    async def stats() -> str | None:
+        try:
+            async with pool.acquire() as conn:
+                counts = await asyncio.wait_for(store.queue_counts(conn, caller.org_id, queue_name), 10)
+        except (asyncio.TimeoutError, OSError):
+            return None
+        return frame(message("QueueStats", queue_name=queue_name, **counts), "queue.stats")
+
+    return stream(pump(hub, sub, tick=stats, tick_every=STATS_EVERY))

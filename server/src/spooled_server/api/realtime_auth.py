@@ -1,0 +1,26 @@
+"""Authentication shared by the SSE and WebSocket routes.
+
+Both accept `Authorization: Bearer <API key or JWT>` and, because browsers' EventSource and
+WebSocket cannot set headers, `?token=<JWT or API key>` as well (and `X-API-Key`, which one SDK sends).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+from ..services.auth import Caller
+from ..services.core import Core
+
+
+def core_of(conn: HTTPConnection) -> Core:
+    return conn.app.state.core
+
+
+async def realtime_caller(conn: HTTPConnection) -> Caller:
+    """Resolves the caller from the Authorization header, else from `?token=`."""
+    header = conn.headers.get("authorization")
+    if not header:
+        token = conn.query_params.get("token") or conn.headers.get("x-api-key")
+        header = f"Bearer {token}" if token else None
+    client = conn.client.host if conn.client else "unknown"
+    return await core_of(conn).auth.resolve_bearer(header, client)

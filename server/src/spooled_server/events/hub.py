@@ -1,0 +1,218 @@
+"""Real-time event fan-out to SSE and WebSocket subscribers.
+
+One LISTEN connection per process receives the coalesced notifications the database triggers
+send (migration 003) and hands each event to the local subscribers it matches. Every
+subscription is pinned to one organization: tenants never see each other's events.
+
+Each subscriber has a bounded queue. A subscriber that falls behind by more than its queue
+size is marked `overflowed` and stops receiving; its connection handler tells the client how
+many events it dropped and closes. A slow consumer therefore costs at most one full queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from ..settings import Settings
+from .messages import Event, from_notification
+
+log = logging.getLogger("spooled.events")
+
+EVENTS_CHANNEL = "spooled_events"
+# Events buffered per subscriber before it is cut off (env SPOOLED_EVENT_QUEUE_SIZE).
+DEFAULT_QUEUE_SIZE = 1000
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One SSE or WebSocket consumer: its filters and its bounded queue."""
+
+    org_id: str
+    queue: str | None = None
+    job_id: str | None = None
+    events: frozenset[str] | None = None  # dotted names; None = all
+    max_size: int = DEFAULT_QUEUE_SIZE
+    dropped: int = 0
+    paused: bool = False
+    _queue: asyncio.Queue = field(init=False)
+    closed: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._queue = asyncio.Queue(self.max_size)
+
+    @property
+    def overflowed(self) -> bool:
+        return self.dropped > 0
+
+    def matches(self, event: Event) -> bool:
+        if event.org_id != self.org_id or self.paused:
+            return False
+        if self.queue is not None and self.queue != "*" and event.queue != self.queue:
+            return False
+        if self.job_id is not None and event.job_id != self.job_id:
+            return False
+        return self.events is None or event.name in self.events
+
+    def offer(self, event: Event) -> None:
+        """Queues an event without blocking; past the bound, counts it as dropped."""
+        if self.dropped:
+            self.dropped += 1
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped = 1
+            self.closed.set()
+
+    def cut_off(self) -> None:
+        """Gives up on a consumer that stopped reading: everything still queued is dropped."""
+        self.dropped += max(self._queue.qsize(), 1)
+        self.closed.set()
+
+    async def get(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None on timeout, overflow or close."""
+        if self.closed.is_set():
+            return None
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        getter = asyncio.ensure_future(self._queue.get())
+        closer = asyncio.ensure_future(self.closed.wait())
+        try:
+            done, _ = await asyncio.wait({getter, closer}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter in done and not getter.cancelled():
+            return getter.result()
+        return None
+
+
+class EventHub:
+    """Owns the process's LISTEN connection and its subscribers."""
+
+    def __init__(self, dsn: str, settings: Settings | None = None, reconnect_delay: float = 1.0):
+        self.dsn = dsn
+        self.settings = settings
+        self.reconnect_delay = reconnect_delay
+        self.queue_size = int(os.environ.get("SPOOLED_EVENT_QUEUE_SIZE", DEFAULT_QUEUE_SIZE))
+        self._by_org: dict[str, set[Subscription]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+        self._conn: asyncpg.Connection | None = None
+        self.connected = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    # -- subscribers -------------------------------------------------------------------------
+    def subscribe(self, org_id: str, *, queue: str | None = None, job_id: str | None = None,
+                  events: frozenset[str] | None = None) -> Subscription:
+        sub = Subscription(org_id, queue, job_id, events, self.queue_size)
+        self._by_org[org_id].add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        subs = self._by_org.get(sub.org_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_org[sub.org_id]
+        sub.closed.set()
+
+    def count(self, org_id: str) -> int:
+        return len(self._by_org.get(org_id, ()))
+
+    def publish(self, event: Event) -> None:
+        """Hands one event to every matching local subscriber."""
+        for sub in tuple(self._by_org.get(event.org_id, ())):
+            if sub.matches(event):
+                sub.offer(event)
+
+    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+        if not self._by_org:
+            return
+        for event in from_notification(payload):
+            if event.org_id in self._by_org:
+                self.publish(event)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._task is None:
+            self.stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="event-hub")
+            self._watch_shutdown_signals()
+
+    def _watch_shutdown_signals(self) -> None:
+        """Ends open streams as soon as SIGTERM/SIGINT arrives.
+
+        uvicorn shuts the application down only after open responses finish, and an event
+        stream never finishes by itself; so the hub chains onto uvicorn's signal handlers and
+        sets `stopping`, which every stream watches.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue
+
+            def handler(sig, frame, previous=previous):
+                loop.call_soon_threadsafe(self._begin_stopping)
+                previous(sig, frame)
+
+            try:
+                signal.signal(signum, handler)
+            except (ValueError, OSError):
+                pass
+
+    def _begin_stopping(self) -> None:
+        self.stopping.set()
+        for subs in list(self._by_org.values()):
+            for sub in subs:
+                sub.closed.set()
+
+    async def stop(self) -> None:
+        self._begin_stopping()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+
+    async def _run(self) -> None:
+        delay = self.reconnect_delay
+        while True:
+            try:
+                self._conn = await asyncpg.connect(self.dsn)
+                lost = asyncio.Event()
+                self._conn.add_termination_listener(lambda _c: lost.set())
+                await self._conn.add_listener(EVENTS_CHANNEL, self._on_notify)
+                self.connected.set()
+                delay = self.reconnect_delay
+                while not lost.is_set():
+                    try:
+                        await asyncio.wait_for(lost.wait(), timeout=5.0)
+                    except asyncio.TimeoutError:
+                        # Probe the connection so a half-open socket is noticed.
+                        await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # connection refused, lost, probe timed out
+                log.warning("event listener lost its connection (%s); reconnecting", err)
+            self.connected.clear()
+            if self._conn is not None and not self._conn.is_closed():
+                self._conn.terminate()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)

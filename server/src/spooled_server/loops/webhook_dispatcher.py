@@ -1,0 +1,95 @@
+"""Delivers outgoing webhooks from the outbox that the jobs trigger fills.
+
+Each tick claims due deliveries (FOR UPDATE SKIP LOCKED, then hidden for a lease longer than the
+request timeout, so N replicas never send the same attempt twice), POSTs them concurrently through
+the SSRF guard, and records the outcome: 2xx is success; anything else retries with exponential
+backoff until MAX_ATTEMPTS, then the delivery is failed and counts against its webhook's streak
+(AUTO_DISABLE_AFTER failed deliveries in a row switch the webhook off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Callable
+
+import asyncpg
+import httpx
+import orjson
+
+from ..services import ssrf, webhook_sender
+from ..settings import Settings
+from ..store import webhooks as store
+from .base import Loop
+
+MAX_ATTEMPTS = 5
+AUTO_DISABLE_AFTER = 20
+# Deliveries claimed per tick (SPOOLED_WEBHOOK_DISPATCH_BATCH overrides).
+BATCH = int(os.environ.get("SPOOLED_WEBHOOK_DISPATCH_BATCH", "50"))
+# A claimed delivery is invisible to other dispatchers this long (well above the 10 s timeout).
+LEASE_SECS = 60.0
+
+
+# First retry delay; each later one doubles (SPOOLED_WEBHOOK_RETRY_BASE_SECS overrides, for tests).
+RETRY_BASE_SECS = float(os.environ.get("SPOOLED_WEBHOOK_RETRY_BASE_SECS", "1"))
+
+
+def default_backoff(attempt: int) -> float:
+    """Seconds before the next try after `attempt` failed tries: 1, 2, 4, 8, ..."""
+    return RETRY_BASE_SECS * 2 ** (attempt - 1)
+
+
+class WebhookDispatcher(Loop):
+    name = "webhook-dispatcher"
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, *, resolver: ssrf.Resolver | None = None,
+                 backoff: Callable[[int], float] = default_backoff, clock: Callable[[], float] = time.time,
+                 transport: httpx.AsyncBaseTransport | None = None, max_attempts: int = MAX_ATTEMPTS,
+                 disable_after: int = AUTO_DISABLE_AFTER):
+        super().__init__(settings.spooled_webhook_dispatch_interval_secs)
+        self.pool = pool
+        self.settings = settings
+        self.resolver = resolver
+        self.backoff = backoff
+        self.clock = clock
+        self.transport = transport
+        self.max_attempts = max_attempts
+        self.disable_after = disable_after
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # trust_env off: a proxy from the environment would bypass the pinned address.
+            self._client = httpx.AsyncClient(transport=self.transport, follow_redirects=False,
+                                             trust_env=False, timeout=webhook_sender.TIMEOUT_SECS)
+        return self._client
+
+    async def stop(self) -> None:
+        await super().stop()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def run_once(self) -> int:
+        async with self.pool.acquire() as conn:
+            claimed = await store.claim_due(conn, BATCH, LEASE_SECS)
+        if claimed:
+            await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(self, row) -> None:
+        body = orjson.dumps(row["payload"])
+        outcome = await webhook_sender.send(
+            self._http(), row["target_url"], event=row["event"], body=body, secret=row["secret"],
+            attempt=row["attempts"], delivery_id=row["id"],
+            allow_loopback=self.settings.spooled_webhook_allow_loopback, resolver=self.resolver, clock=self.clock)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if outcome.success:
+                await store.record_success(conn, row["id"], outcome.status_code, outcome.response_body)
+            elif row["attempts"] >= self.max_attempts:
+                await store.record_failure(conn, row["id"], outcome.status_code, outcome.response_body,
+                                           outcome.error, self.disable_after)
+            else:
+                await store.record_retry(conn, row["id"], outcome.status_code, outcome.response_body,
+                                         outcome.error, self.backoff(row["attempts"]))
