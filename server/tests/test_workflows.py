@@ -357,3 +357,20 @@ async def test_queue_restricted_key_cannot_create_jobs_in_other_queues(org: Org)
                               json={"name": "x", "jobs": [job("a", queue="allowed"), job("b", queue="secret")]})
     assert_error(r, 403, "ACCESS_DENIED")
     assert (await org.client.get("/workflows")).json() == []
+
+
+async def test_a_running_job_of_a_cancelled_workflow_is_not_retried(org):
+    created = await org.client.post("/workflows", json={"name": "cancel-running", "jobs": [
+        {"key": "a", "queue_name": "wf-cancel-running", "payload": {}, "max_retries": 3},
+        {"key": "b", "queue_name": "wf-cancel-running", "payload": {}, "depends_on": ["a"]}]})
+    assert created.status_code == 200, created.text
+    wf = created.json()["workflow_id"]
+    [job] = (await org.client.post("/jobs/claim", json={"queue_name": "wf-cancel-running",
+                                                         "worker_id": "w"})).json()["jobs"]
+    assert (await org.client.post(f"/workflows/{wf}/cancel")).status_code == 200
+    r = await org.client.post(f"/jobs/{job['id']}/fail", json={"worker_id": "w", "lease_id": job["lease_id"],
+                                                               "error": "boom"})
+    assert r.status_code == 200 and r.json()["will_retry"] is False
+    assert (await org.client.get(f"/jobs/{job['id']}")).json()["status"] == "cancelled"
+    assert (await org.client.post("/jobs/claim", json={"queue_name": "wf-cancel-running",
+                                                        "worker_id": "w"})).json()["jobs"] == []

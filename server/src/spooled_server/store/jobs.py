@@ -265,7 +265,11 @@ async def heartbeat_many(conn: asyncpg.Connection, items: Sequence[dict[str, Any
 FAIL = f"""
 WITH {_LEASE_INPUT}, done AS (
     UPDATE jobs j SET
-       status = CASE WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
+       -- A job of a cancelled workflow is not retried: it ends cancelled like its siblings.
+       status = CASE WHEN j.workflow_id IS NOT NULL AND EXISTS (
+                         SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')
+                     THEN 'cancelled'
+                     WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
        scheduled_at = CASE WHEN $6 AND retry_count < max_retries
            THEN now() + make_interval(secs => least(power(2, retry_count), 60) * $7)
            ELSE scheduled_at END,
@@ -357,7 +361,10 @@ async def reap_expired_leases(conn: asyncpg.Connection, batch: int) -> list[asyn
                 ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
             ), reaped AS (
                 UPDATE jobs j SET
-                    status = CASE WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
+                    status = CASE WHEN j.workflow_id IS NOT NULL AND EXISTS (
+                                      SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')
+                                  THEN 'cancelled'
+                                  WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
                     retry_count = CASE WHEN retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
                     last_error = CASE WHEN retry_count < max_retries THEN 'Lease expired (worker timeout)'
                                       ELSE 'Max retries exceeded after lease expiration' END,
