@@ -19,9 +19,9 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import asyncpg
 
 from ..settings import Settings
+from .listener import PgListener
 from .messages import Event, from_notification
 
 log = logging.getLogger("spooled.events")
@@ -101,14 +101,13 @@ class EventHub:
     """Owns the process's LISTEN connection and its subscribers."""
 
     def __init__(self, dsn: str, settings: Settings | None = None, reconnect_delay: float = 1.0):
-        self.dsn = dsn
         self.settings = settings
-        self.reconnect_delay = reconnect_delay
         self.queue_size = int(os.environ.get("SPOOLED_EVENT_QUEUE_SIZE", DEFAULT_QUEUE_SIZE))
         self._by_org: dict[str, set[Subscription]] = defaultdict(set)
-        self._task: asyncio.Task | None = None
-        self._conn: asyncpg.Connection | None = None
-        self.connected = asyncio.Event()
+        self._listener = PgListener(dsn, EVENTS_CHANNEL, self._on_notify, reconnect_delay=reconnect_delay,
+                                    name="event-hub")
+        self.connected = self._listener.connected
+        self._started = False
         self.stopping = asyncio.Event()
 
     # -- subscribers -------------------------------------------------------------------------
@@ -135,7 +134,7 @@ class EventHub:
             if sub.matches(event):
                 sub.offer(event)
 
-    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         if not self._by_org:
             return
         for event in from_notification(payload):
@@ -144,9 +143,10 @@ class EventHub:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._task is None:
+        if not self._started:
+            self._started = True
             self.stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="event-hub")
+            self._listener.start()
             self._watch_shutdown_signals()
 
     def _watch_shutdown_signals(self) -> None:
@@ -181,38 +181,5 @@ class EventHub:
 
     async def stop(self) -> None:
         self._begin_stopping()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
-
-    async def _run(self) -> None:
-        delay = self.reconnect_delay
-        while True:
-            try:
-                self._conn = await asyncpg.connect(self.dsn)
-                lost = asyncio.Event()
-                self._conn.add_termination_listener(lambda _c: lost.set())
-                await self._conn.add_listener(EVENTS_CHANNEL, self._on_notify)
-                self.connected.set()
-                delay = self.reconnect_delay
-                while not lost.is_set():
-                    try:
-                        await asyncio.wait_for(lost.wait(), timeout=5.0)
-                    except asyncio.TimeoutError:
-                        # Probe the connection so a half-open socket is noticed.
-                        await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=5.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # connection refused, lost, probe timed out
-                log.warning("event listener lost its connection (%s); reconnecting", err)
-            self.connected.clear()
-            if self._conn is not None and not self._conn.is_closed():
-                self._conn.terminate()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        self._started = False
+        await self._listener.stop()

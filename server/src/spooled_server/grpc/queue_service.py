@@ -15,7 +15,7 @@ from ..api.fields import check_queue_name
 from ..errors import AccessDenied, LeaseExpired, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ..generated import spooled_pb2 as pb
 from ..generated import spooled_pb2_grpc as pb_grpc
-from ..services import claim_release, jobs, queue_stats
+from ..services import jobs, queue_stats
 from ..services.auth import Caller
 from ..services.core import Core
 from . import job_stream
@@ -199,8 +199,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
                 break
             kept.append(job)
         if len(kept) < len(rows):
-            await claim_release.release(self.core, who.org_id, args.queue_name,
-                                        [r["lease_id"] for r in rows[len(kept):]])
+            await jobs.release_claims(self.core, who.org_id, [r["lease_id"] for r in rows[len(kept):]])
         return kept
 
     async def _complete(self, who: Caller, request: pb.CompleteRequest) -> pb.CompleteResponse:

@@ -249,6 +249,13 @@ async def _cap_response(conn, org_id: str, rows: list) -> list:
     return rows[:keep]
 
 
+async def release_claims(core: Core, org_id: str, lease_ids: list[str]) -> None:
+    """Gives back jobs a transport claimed but could not send (its message size budget)."""
+    if lease_ids:
+        async with core.pool.acquire() as conn:
+            await store.release_claims(conn, org_id, lease_ids)
+
+
 def _check_outcome(row, job_id: str, lease_id: str | None, repeat_ok: tuple[str, ...]) -> bool:
     """True when the fenced update took effect. A call the fence refused raises, except an
     exact repeat (same lease token) of a call that already took effect, which is answered

@@ -183,11 +183,17 @@ async def claim(conn: asyncpg.Connection, org_id: str, queue_name: str, worker_i
 
 
 async def release_claims(conn: asyncpg.Connection, org_id: str, leases: list[str]) -> None:
-    """Hands just-claimed jobs straight back (the claim response would have been too large)."""
+    """Hands just-claimed jobs straight back (the answer would have been too large to send):
+    pending again, no attempt counted, and the queues' waiting claimers woken."""
     await conn.execute(
-        """UPDATE jobs SET status = 'pending', lease_id = NULL, lease_expires_at = NULL,
-                  assigned_worker_id = NULL, started_at = NULL, updated_at = now()
-           WHERE organization_id = $1 AND lease_id = ANY($2::text[]) AND status = 'processing'""",
+        f"""WITH rel AS (
+                UPDATE jobs SET status = 'pending', lease_id = NULL, lease_expires_at = NULL,
+                       assigned_worker_id = NULL, started_at = NULL, updated_at = now()
+                WHERE organization_id = $1 AND lease_id = ANY($2::text[]) AND status = 'processing'
+                RETURNING queue_name
+            )
+            SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
+            FROM (SELECT DISTINCT queue_name FROM rel) q""",
         org_id, leases)
 
 
