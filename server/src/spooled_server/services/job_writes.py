@@ -71,12 +71,15 @@ class JobWrites:
         return [row["id"] in inserted for row in rows]
 
     async def _flush_completes(self, items: list[dict]) -> list[dict]:
+        # One statement, committed on its own: a complete stays one round trip. Only jobs
+        # with dependents take the second, lock-then-check pass (see release_dependents).
         async def work():
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.pool.acquire() as conn:
                 rows = await store.complete_many(conn, items)
                 parents = [r["id"] for r in rows if r["id"] is not None and r["has_dependents"]]
                 if parents:
-                    await store.release_dependents(conn, parents)
+                    async with conn.transaction():
+                        await store.release_dependents(conn, parents)
                 return rows
         return _settle_duplicates(await _with_retries(work), items, "completed")
 

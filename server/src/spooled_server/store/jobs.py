@@ -234,8 +234,22 @@ WITH {_LEASE_INPUT}, results AS (
     WHERE j.id = f.id
     RETURNING j.id, f.n, j.organization_id, j.queue_name, j.workflow_id, j.started_at, j.completed_at,
               EXISTS (SELECT 1 FROM job_dependencies dep WHERE dep.depends_on_job_id = j.id) AS has_dependents
+), released AS (
+    -- Dependents whose other dependencies were already complete become claimable in this very
+    -- statement. (A sibling completing concurrently is invisible to this snapshot; the caller's
+    -- release_dependents pass covers that case.)
+    UPDATE jobs c SET dependencies_met = true, updated_at = now()
+    WHERE c.id IN (SELECT dep.job_id FROM job_dependencies dep JOIN done ON dep.depends_on_job_id = done.id)
+      AND NOT c.dependencies_met AND c.status IN ('pending', 'scheduled')
+      AND (c.dependency_mode = 'any' OR NOT EXISTS (
+            SELECT 1 FROM job_dependencies d2 JOIN jobs p ON p.id = d2.depends_on_job_id
+            WHERE d2.job_id = c.id AND p.status <> 'completed' AND p.id NOT IN (SELECT id FROM done)))
+    RETURNING c.organization_id, c.queue_name
+), wake AS (
+    SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
+    FROM (SELECT DISTINCT organization_id, queue_name FROM released) q
 )
-{_LEASE_OUTCOME}"""
+SELECT o.*, (SELECT count(*) FROM wake) AS woken FROM ({_LEASE_OUTCOME}) o ORDER BY 1"""
 
 
 def _lease_arrays(items: Sequence[dict[str, Any]]) -> list[list]:
@@ -244,9 +258,10 @@ def _lease_arrays(items: Sequence[dict[str, Any]]) -> list[list]:
 
 
 async def complete_many(conn: asyncpg.Connection, items: Sequence[dict[str, Any]]) -> list[asyncpg.Record]:
-    """Completes jobs held under each caller's lease: one outcome row per item, in order
-    (visible false: no such job; id NULL: the fence refused, see prior_*). Run it inside a
-    transaction and call release_dependents for rows with has_dependents."""
+    """Completes jobs held under each caller's lease, in one statement: one outcome row per
+    item, in order (visible false: no such job; id NULL: the fence refused, see prior_*).
+    Dependents already due are released by the statement; for rows with has_dependents, call
+    release_dependents afterwards to cover siblings that completed concurrently."""
     return await conn.fetch(COMPLETE_MANY, *_lease_arrays(items), json_texts(it.get("result") for it in items))
 
 
