@@ -221,7 +221,7 @@ async def trigger(core: Core, org_id: str, schedule_id: str) -> dict[str, Any]:
         await job_store.insert_many(conn, org_id, [job], schedule["max_retries"], schedule["timeout_seconds"])
         if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:
             await org_store.add_jobs_today(conn, org_id, 1)  # counted as job creation counts it
-        await store.record_trigger(conn, org_id, schedule_id)
+        await store.record_trigger(conn, org_id, schedule_id, job["id"])
         triggered_at: datetime = await store.db_now(conn)
     return {"job_id": job["id"], "triggered_at": triggered_at}
 

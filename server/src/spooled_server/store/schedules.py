@@ -87,11 +87,19 @@ async def delete(conn: asyncpg.Connection, org_id: str, schedule_id: str) -> boo
         "DELETE FROM schedules WHERE organization_id = $1 AND id = $2 RETURNING true", org_id, schedule_id))
 
 
-async def record_trigger(conn: asyncpg.Connection, org_id: str, schedule_id: str) -> None:
-    """A manual trigger counts as a run (run_count, last_run_at) but leaves next_run_at alone."""
+async def record_trigger(conn: asyncpg.Connection, org_id: str, schedule_id: str, job_id: str) -> None:
+    """A manual trigger counts as a run (run_count, last_run_at) but leaves next_run_at alone.
+    It writes no history row, so its schedule.triggered webhook event is emitted here (a cron
+    fire's comes from the trigger on schedule_runs, migration 005)."""
     await conn.execute(
-        """UPDATE schedules SET run_count = run_count + 1, last_run_at = now(), updated_at = now()
-           WHERE organization_id = $1 AND id = $2""", org_id, schedule_id)
+        """WITH s AS (
+               UPDATE schedules SET run_count = run_count + 1, last_run_at = now(), updated_at = now()
+               WHERE organization_id = $1 AND id = $2 RETURNING id, name, queue_name)
+           SELECT spooled_outbox_emit($1, 'schedule.triggered', jsonb_build_object(
+                      'schedule_id', s.id, 'schedule_name', s.name, 'queue_name', s.queue_name,
+                      'run_id', NULL, 'job_id', $3::text, 'status', 'completed', 'error', NULL,
+                      'fire_time', NULL, 'manual', true))
+           FROM s""", org_id, schedule_id, job_id)
 
 
 async def history(conn: asyncpg.Connection, org_id: str, schedule_id: str, limit: int) -> list[asyncpg.Record]:
