@@ -158,3 +158,26 @@ async def test_api_refuses_private_metadata_and_credential_urls(org: Org):
         assert_error(r, 400, "VALIDATION_ERROR")
     r = await org.client.get("/outgoing-webhooks")
     assert r.json() == []
+
+
+async def test_job_completion_webhook_is_guarded_at_create(org: Org):
+    """A job's completion_webhook that names a forbidden address is refused when the job is
+    created (400, nothing written), not discovered at delivery; names go to DNS only then."""
+    for url in ("http://127.0.0.1:9/done", "http://localhost/done", "http://10.1.2.3/done",
+                "http://169.254.169.254/latest", "http://[::ffff:10.0.0.1]/", "http://017700000001/",
+                "http://user@example.com/done"):
+        r = await org.client.post("/jobs", json={"queue_name": "guarded", "payload": {}, "completion_webhook": url})
+        body = assert_error(r, 400, "VALIDATION_ERROR")
+        assert body["details"][0]["field"] == "completion_webhook", url
+    assert (await org.client.get("/jobs", params={"queue_name": "guarded"})).json() == []
+    ok = await org.client.post("/jobs", json={"queue_name": "guarded", "payload": {},
+                                              "completion_webhook": "https://hooks.example.com/done"})
+    assert ok.status_code == 201, ok.text
+
+
+def test_static_check_needs_no_resolver():
+    ssrf.check_static("https://hooks.example.com/x", allow_loopback=False)
+    ssrf.check_static("http://localhost:8080/x", allow_loopback=True)
+    for url in ("http://10.0.0.1/", "http://localhost/", "gopher://example.com/", "http://metadata/"):
+        with pytest.raises(ssrf.UnsafeUrl):
+            ssrf.check_static(url, allow_loopback=False)

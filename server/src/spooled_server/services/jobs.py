@@ -14,6 +14,7 @@ import orjson
 from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
 from ..store import jobs as store
 from ..store import organizations as org_store
+from . import ssrf
 from .core import Core
 from .plans import exceeds
 
@@ -87,12 +88,27 @@ async def _check_plan(conn, org_id: str, jobs: list[NewJob], limits: dict[str, A
                                  "plan": limits["tier"]})
 
 
+def _check_completion_webhooks(core: Core, jobs: list[NewJob]) -> None:
+    """400 for a completion_webhook that could never be delivered (the SSRF guard's rules that
+    need no DNS); the delivery re-checks the resolved address."""
+    for i, job in enumerate(jobs):
+        if job.completion_webhook is None:
+            continue
+        try:
+            ssrf.check_static(job.completion_webhook, allow_loopback=core.settings.spooled_webhook_allow_loopback)
+        except ssrf.UnsafeUrl as err:
+            where = "completion_webhook" if len(jobs) == 1 else f"jobs.{i}.completion_webhook"
+            raise ValidationFailed("Validation failed",
+                                   [{"field": where, "message": str(err), "code": "unsafe_url"}]) from None
+
+
 async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple[str, bool]]:
     """Creates jobs in one statement; returns (id, created) per input, in input order.
 
     An idempotency key that already exists (or repeats within the batch) yields the existing
     job with created=False; the unique index makes this hold under concurrent duplicates.
     """
+    _check_completion_webhooks(core, jobs)
     limits = await core.limits.for_org(org_id)
     # A key repeated within the batch: the first occurrence is the one inserted.
     first_with_key: dict[str, NewJob] = {}

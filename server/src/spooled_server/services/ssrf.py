@@ -176,6 +176,20 @@ async def check(url: str, *, allow_loopback: bool, resolver: Resolver | None = N
     return Target(scheme, host, port, str(addresses[0]), path)
 
 
+def check_static(url: str, *, allow_loopback: bool) -> None:
+    """What can be judged without DNS: the URL's form, literal addresses in any spelling and the
+    localhost names. For URLs saved on a hot path (a job's completion_webhook), where a
+    resolver round trip per request is too dear; delivery still runs the full `check`."""
+    _, host, _, _ = split_url(url)
+    literal = parse_literal(host)
+    if literal is not None:
+        reason = refusal(literal, allow_loopback=allow_loopback)
+        if reason:
+            raise UnsafeUrl(reason)
+    elif (host == "localhost" or host.endswith(".localhost")) and not allow_loopback:
+        raise UnsafeUrl("loopback addresses are not allowed")
+
+
 async def validate_for_save(url: str, *, allow_loopback: bool, resolver: Resolver | None = None,
                             field: str = "url") -> None:
     """400 VALIDATION_ERROR unless `url` is a safe webhook target right now."""
