@@ -19,8 +19,10 @@ from .errors import DomainError, MethodNotAllowed, NotFound, ValidationFailed
 from .events.hub import EventHub
 from .events.wakeups import WakeHub
 from .loops.activator import DueJobActivator
+from .loops.dependency_healer import DependencyHealer
 from .grpc.server import GrpcServer
 from .loops.reaper import LeaseReaper
+from .loops.retention import RetentionLoop
 from .loops.scheduler import CronScheduler
 from .loops.webhook_dispatcher import WebhookDispatcher
 from .loops.worker_sweeper import StaleWorkerSweeper
@@ -77,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  StaleWorkerSweeper(pool, settings.spooled_worker_sweep_interval_secs,
                                     settings.worker_stale_after_secs),
                  CronScheduler(pool, settings.spooled_scheduler_interval_secs),
-                 WebhookDispatcher(pool, settings)]
+                 WebhookDispatcher(pool, settings),
+                 DependencyHealer(pool, settings.spooled_heal_interval_secs),
+                 RetentionLoop(pool, settings.spooled_retention_interval_secs)]
         for loop in loops:
             loop.start()
         grpc_server = GrpcServer(core)

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     spooled_worker_sweep_interval_secs: float = Field(default=10.0, gt=0)
     spooled_scheduler_interval_secs: float = Field(default=1.0, gt=0)
     spooled_webhook_dispatch_interval_secs: float = Field(default=1.0, gt=0)
+    # Backstop for dependents left waiting by a crash between a completion and its release.
+    spooled_heal_interval_secs: float = Field(default=30.0, gt=0)
+    # Ageing out of finished jobs and history by plan retention.
+    spooled_retention_interval_secs: float = Field(default=600.0, gt=0)
     # Outgoing webhooks may target loopback only when this is on (tests, local development).
     spooled_webhook_allow_loopback: bool = False
     github_webhook_secret: str | None = None

@@ -237,7 +237,7 @@ WITH {_LEASE_INPUT}, results AS (
 ), released AS (
     -- Dependents whose other dependencies were already complete become claimable in this very
     -- statement. (A sibling completing concurrently is invisible to this snapshot; the caller's
-    -- release_dependents pass covers that case.)
+    -- release_dependents pass covers that case, and loops/dependency_healer.py a crash before it.)
     UPDATE jobs c SET dependencies_met = true, updated_at = now()
     WHERE c.id IN (SELECT dep.job_id FROM job_dependencies dep JOIN done ON dep.depends_on_job_id = done.id)
       AND NOT c.dependencies_met AND c.status IN ('pending', 'scheduled')
@@ -373,6 +373,64 @@ async def cancel_descendants(conn: asyncpg.Connection, job_ids: list[str], reaso
 
 
 # -- maintenance -------------------------------------------------------------------------------
+
+_DEPENDENCIES_MET = """CASE c.dependency_mode
+        WHEN 'any' THEN EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                                WHERE d.job_id = c.id AND p.status = 'completed')
+        ELSE NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                         WHERE d.job_id = c.id AND p.status <> 'completed') END"""
+_DEPENDENCIES_DEAD = """CASE c.dependency_mode
+        WHEN 'all' THEN EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                                WHERE d.job_id = c.id AND p.status IN ('cancelled', 'deadletter', 'failed'))
+        ELSE NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                         WHERE d.job_id = c.id AND p.status NOT IN ('cancelled', 'deadletter', 'failed')) END"""
+
+
+async def heal_blocked(conn: asyncpg.Connection, batch: int) -> tuple[list[asyncpg.Record], list[str]]:
+    """The backstop for a crash between a completion and its release pass (see COMPLETE_MANY):
+    waiting jobs whose dependencies are in fact met are released, and the dead parents of
+    waiting jobs that can never run are returned for cancel_descendants. Completed and dead are
+    final states, so what an older snapshot shows as met or dead stays so."""
+    released = await conn.fetch(
+        f"""WITH stuck AS (
+                SELECT c.id FROM jobs c
+                WHERE NOT c.dependencies_met AND c.status IN ('pending', 'scheduled') AND {_DEPENDENCIES_MET}
+                ORDER BY c.created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            ), rel AS (
+                UPDATE jobs c SET dependencies_met = true, updated_at = now()
+                FROM stuck WHERE c.id = stuck.id
+                RETURNING c.id, c.organization_id, c.queue_name
+            ), wake AS (
+                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
+                FROM (SELECT DISTINCT organization_id, queue_name FROM rel) q
+            )
+            SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""", batch)
+    dead_parents = await conn.fetch(
+        f"""SELECT DISTINCT d.depends_on_job_id AS id FROM jobs c
+            JOIN job_dependencies d ON d.job_id = c.id
+            JOIN jobs p ON p.id = d.depends_on_job_id AND p.status IN ('cancelled', 'deadletter', 'failed')
+            WHERE NOT c.dependencies_met AND c.status IN ('pending', 'scheduled') AND {_DEPENDENCIES_DEAD}
+            LIMIT $1""", batch)
+    return released, [r["id"] for r in dead_parents]
+
+
+_TERMINAL = "('completed', 'cancelled', 'deadletter')"
+
+
+async def delete_finished_before(conn: asyncpg.Connection, org_ids: list[str], cutoff: datetime,
+                                 batch: int) -> int:
+    """Retention: deletes up to `batch` standalone jobs of `org_ids` that finished before
+    `cutoff` (workflow jobs go with their workflow). A finished job that a waiting job still
+    depends on is kept, so no dependency check ever loses its parent."""
+    return len(await conn.fetch(
+        f"""DELETE FROM jobs WHERE id IN (
+                SELECT j.id FROM jobs j
+                WHERE j.organization_id = ANY($1::text[]) AND j.created_at < $2 AND j.workflow_id IS NULL
+                  AND j.status IN {_TERMINAL} AND coalesce(j.completed_at, j.updated_at) < $2
+                  AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs c ON c.id = d.job_id
+                                  WHERE d.depends_on_job_id = j.id AND c.status NOT IN {_TERMINAL})
+                LIMIT $3 FOR UPDATE SKIP LOCKED)
+            RETURNING id""", org_ids, cutoff, batch))
 
 async def reap_expired_leases(conn: asyncpg.Connection, batch: int) -> list[asyncpg.Record]:
     """Returns jobs whose lease expired: retry (no backoff) while retries remain, else DLQ."""

@@ -154,3 +154,13 @@ async def advance(conn: asyncpg.Connection, schedule_id: str, next_run_at: datet
                   updated_at = now()
            WHERE id = $1""",
         schedule_id, next_run_at, 1 if fired else 0)
+
+
+async def delete_runs_before(conn: asyncpg.Connection, org_ids: list[str], cutoff: datetime, batch: int) -> int:
+    """Retention: deletes up to `batch` finished runs of `org_ids` started before `cutoff`."""
+    return len(await conn.fetch(
+        """DELETE FROM schedule_runs WHERE id IN (
+               SELECT id FROM schedule_runs
+               WHERE status <> 'running' AND started_at < $2 AND organization_id = ANY($1::text[])
+               LIMIT $3 FOR UPDATE SKIP LOCKED)
+           RETURNING id""", org_ids, cutoff, batch))

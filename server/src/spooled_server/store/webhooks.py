@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -153,3 +154,22 @@ async def record_failure(conn: asyncpg.Connection, delivery_id: str, status_code
                                       ELSE 'failed' END,
                    last_triggered_at = now(), updated_at = now()
                WHERE id = $1""", webhook_id, disable_after)
+
+
+async def delete_history_before(conn: asyncpg.Connection, org_ids: list[str], cutoff: datetime,
+                                batch: int) -> int:
+    """Retention: deletes up to `batch` settled outgoing deliveries (pending ones are still
+    owed) and up to `batch` incoming-webhook records of `org_ids` older than `cutoff`."""
+    out = await conn.fetch(
+        """DELETE FROM webhook_deliveries_out WHERE id IN (
+               SELECT id FROM webhook_deliveries_out
+               WHERE status <> 'pending' AND created_at < $2 AND organization_id = ANY($1::text[])
+               LIMIT $3 FOR UPDATE SKIP LOCKED)
+           RETURNING id""", org_ids, cutoff, batch)
+    incoming = await conn.fetch(
+        """DELETE FROM webhook_deliveries_in WHERE id IN (
+               SELECT id FROM webhook_deliveries_in
+               WHERE organization_id = ANY($1::text[]) AND created_at < $2
+               LIMIT $3 FOR UPDATE SKIP LOCKED)
+           RETURNING id""", org_ids, cutoff, batch)
+    return len(out) + len(incoming)

@@ -8,6 +8,7 @@ readers that look at the table alone (plan usage). Only `cancelled` is authorita
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Sequence
 
 import asyncpg
@@ -206,6 +207,30 @@ async def delete(conn: asyncpg.Connection, org_id: str, workflow_id: str) -> Non
     """Deletes the workflow's jobs (their dependency edges go with them), then the workflow."""
     await conn.execute("DELETE FROM jobs WHERE workflow_id = $1 AND organization_id = $2", workflow_id, org_id)
     await conn.execute("DELETE FROM workflows WHERE organization_id = $1 AND id = $2", org_id, workflow_id)
+
+
+async def delete_finished_before(conn: asyncpg.Connection, org_ids: list[str], cutoff: datetime,
+                                 batch: int) -> int:
+    """Retention: deletes up to `batch` workflows of `org_ids` created before `cutoff` whose
+    jobs all finished before it, with those jobs. One that a waiting job elsewhere still
+    depends on is kept."""
+    return len(await conn.fetch(
+        """WITH old AS (
+               SELECT w.id FROM workflows w
+               WHERE w.organization_id = ANY($1::text[]) AND w.created_at < $2
+                 AND NOT EXISTS (
+                     SELECT 1 FROM jobs j WHERE j.workflow_id = w.id
+                       AND (j.status NOT IN ('completed', 'cancelled', 'deadletter')
+                            OR coalesce(j.completed_at, j.updated_at) >= $2
+                            OR EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs c ON c.id = d.job_id
+                                       WHERE d.depends_on_job_id = j.id
+                                         AND c.status NOT IN ('completed', 'cancelled', 'deadletter'))))
+               LIMIT $3 FOR UPDATE SKIP LOCKED
+           ), gone_jobs AS (
+               DELETE FROM jobs j USING old WHERE j.workflow_id = old.id RETURNING j.id
+           )
+           DELETE FROM workflows w USING old WHERE w.id = old.id
+           RETURNING w.id, (SELECT count(*) FROM gone_jobs) AS jobs""", org_ids, cutoff, batch))
 
 
 # -- the jobs of one workflow ------------------------------------------------------------------
