@@ -7,12 +7,18 @@ import asyncio
 import time
 import uuid
 
+import grpc
 import httpx
 import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
 
-from conftest import assert_error, start_server, stop_server
+from conftest import assert_error, stop_server
+from grpc_harness import start_grpc_server
 from spooled_server.cli import BOOTSTRAP_CUSTOM_LIMITS
 from spooled_server.errors import RateLimited
+from spooled_server.generated import spooled_pb2 as pb
+from spooled_server.generated import spooled_pb2_grpc as pb_grpc
 from spooled_server.services import plans
 from spooled_server.services.auth import Caller
 from spooled_server.services.organizations import create_with_key
@@ -192,13 +198,19 @@ def test_custom_limits_null_lifts_only_the_rate_limit():
 # -- integration: a server of its own ---------------------------------------------------------
 
 @pytest.fixture(scope="module")
-async def limited_url(postgres_url: str):
-    """A server of its own, so draining keys here never slows the shared server's tests."""
-    srv = await asyncio.to_thread(start_server, postgres_url)
+async def limited_server(postgres_url: str):
+    """A server of its own (HTTP and gRPC), so draining keys here never slows the shared
+    server's tests."""
+    srv = await asyncio.to_thread(start_grpc_server, postgres_url)
     try:
-        yield srv.url + "/api/v1"
+        yield srv
     finally:
-        await asyncio.to_thread(stop_server, srv)
+        await asyncio.to_thread(stop_server, srv.server)
+
+
+@pytest.fixture(scope="module")
+def limited_url(limited_server) -> str:
+    return limited_server.server.url + "/api/v1"
 
 
 async def new_org(pool, plan: str = "free") -> tuple[str, str]:
@@ -312,3 +324,43 @@ async def test_unthrottled_organization_gets_no_rate_limit_headers(limited_url: 
     async with client_for(limited_url, key) as client:
         r = await client.get("/jobs/stats")
         assert r.status_code == 200 and "X-RateLimit-Limit" not in r.headers
+
+
+async def test_grpc_calls_share_the_key_bucket(limited_server, limited_url: str, pool):
+    """gRPC calls and REST requests of one key draw on one bucket; the refusal is
+    RESOURCE_EXHAUSTED with the REST code and retry-after in the trailers."""
+    _, key = await new_org(pool)
+    async with grpc.aio.insecure_channel(limited_server.target) as channel:
+        queues = pb_grpc.QueueServiceStub(channel)
+        started, granted = time.monotonic(), 0
+        while True:
+            try:
+                await queues.GetQueueStats(pb.GetQueueStatsRequest(queue_name="q"), metadata=(("x-api-key", key),))
+            except grpc.aio.AioRpcError as err:
+                refused = err
+                break
+            granted += 1
+            assert granted <= 60, "never refused"
+        assert 10 <= granted <= 10 + int(5 * (time.monotonic() - started)) + 1
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        trailers = dict(refused.trailing_metadata())
+        assert trailers["spooled-error-code"] == "RATE_LIMIT_EXCEEDED" and int(trailers["retry-after"]) >= 1
+    async with client_for(limited_url, key) as client:
+        r = await client.get("/jobs/stats")
+        assert r.status_code in (200, 429)  # a token may have refilled meanwhile, never a fresh burst
+        if r.status_code == 200:
+            assert quota_of(r)[1] == 0
+
+
+async def test_opening_realtime_streams_takes_from_the_bucket(limited_server, limited_url: str, pool):
+    _, key = await new_org(pool)
+    async with client_for(limited_url, key) as client:
+        await until_refused(client, rate=5, burst=10)
+        sse = await client.get("/events", params={"token": key})
+        assert_error(sse, 429, "RATE_LIMIT_EXCEEDED")
+        assert int(sse.headers["Retry-After"]) >= 1
+    ws_url = limited_url.replace("http://", "ws://") + f"/ws?token={key}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(ws_url):
+            pass
+    assert refused.value.response.status_code == 429

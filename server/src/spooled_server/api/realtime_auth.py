@@ -17,10 +17,15 @@ def core_of(conn: HTTPConnection) -> Core:
 
 
 async def realtime_caller(conn: HTTPConnection) -> Caller:
-    """Resolves the caller from the Authorization header, else from `?token=`."""
+    """Resolves the caller from the Authorization header, else from `?token=`. Opening a stream
+    takes one request from the key's rate limit (429 when none is left); what flows on it after
+    does not."""
     header = conn.headers.get("authorization")
     if not header:
         token = conn.query_params.get("token") or conn.headers.get("x-api-key")
         header = f"Bearer {token}" if token else None
     client = conn.client.host if conn.client else "unknown"
-    return await core_of(conn).auth.resolve_bearer(header, client)
+    core = core_of(conn)
+    who = await core.auth.resolve_bearer(header, client)
+    await core.rate_limiter.check(who)
+    return who

@@ -36,8 +36,12 @@ def client_address(context: grpc.aio.ServicerContext) -> str:
 
 
 async def authenticate(core: Core, context: grpc.aio.ServicerContext) -> Caller:
-    """The caller behind the call's credentials; raises Unauthorized (UNAUTHENTICATED)."""
+    """The caller behind the call's credentials; raises Unauthorized (UNAUTHENTICATED). Each
+    call (a unary call, or the opening of a stream: not every message on it) takes one request
+    from the key's rate limit, as a REST request does (RESOURCE_EXHAUSTED + retry-after)."""
     metadata = _metadata(context)
     api_key = metadata.get("x-api-key")
     header = f"Bearer {api_key.strip()}" if api_key is not None else metadata.get("authorization")
-    return await core.auth.resolve_bearer(header, client_address(context))
+    who = await core.auth.resolve_bearer(header, client_address(context))
+    await core.rate_limiter.check(who)
+    return who
