@@ -75,9 +75,10 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-n:]
 
 
-def start_server(database_url: str, **env_overrides: str) -> ServerProcess:
-    """Starts a real server process (uvicorn) and waits until it answers /health/ready."""
-    port = free_port()
+def start_server(database_url: str, port: int | None = None, **env_overrides: str) -> ServerProcess:
+    """Starts a real server process (uvicorn) and waits until it answers /health/ready; on a
+    free port unless `port` is given (a restart on the same address)."""
+    port = port or free_port()
     log_path = Path(tempfile.mkstemp(prefix="spooled-server-", suffix=".log")[1])
     env = {**os.environ, "DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY,
            "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning",

@@ -97,3 +97,59 @@ async def ws_wait_for(ws, match: Callable[[dict], bool], timeout: float = DEADLI
             seen.append(msg)
         if match(msg):
             return msg
+
+
+class EventSource:
+    """What a browser's EventSource does: reads frames, and when the connection ends or cannot
+    be made, waits the server's `retry:` delay and connects again, until closed. Frames of every
+    connection go to one queue; `connects` counts successful connections."""
+
+    def __init__(self, url: str, params: dict | None = None):
+        self.url, self.params = url, params
+        self.retry_ms = 3000  # the browser default until the server says otherwise
+        self.connects = 0
+        self.frames: asyncio.Queue[tuple[int, Frame]] = asyncio.Queue()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=60)) as client:
+            while True:
+                try:
+                    async with client.stream("GET", self.url, params=self.params) as response:
+                        if response.status_code == 200:
+                            self.connects += 1
+                            await self._read(response)
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(self.retry_ms / 1000)  # the protocol's reconnect delay
+
+    async def _read(self, response: httpx.Response) -> None:
+        event = data = None
+        async for line in response.aiter_lines():
+            if line.startswith("retry:"):
+                self.retry_ms = int(line[6:].strip())
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data = line[5:].strip()
+            elif line == "" and (event or data):
+                await self.frames.put((self.connects, Frame(event, json.loads(data) if data else None)))
+                event = data = None
+
+    async def wait_for(self, match: Callable[[Frame], bool], timeout: float = DEADLINE) -> tuple[int, Frame]:
+        """The first (connection number, frame) that matches, skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("expected event did not arrive in time")
+            connection, frame = await asyncio.wait_for(self.frames.get(), remaining)
+            if match(frame):
+                return connection, frame
+
+    async def close(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass

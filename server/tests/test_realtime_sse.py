@@ -8,8 +8,8 @@ import time
 import asyncpg
 import httpx
 
-from conftest import Org, assert_error, start_server, stop_server
-from realtime_clients import Frame, job_event, sse
+from conftest import Org, assert_error, free_port, start_server, stop_server
+from realtime_clients import EventSource, Frame, job_event, sse
 
 
 async def create(org: Org, queue: str, **fields) -> str:
@@ -184,9 +184,10 @@ async def test_sse_stream_body_uses_the_documented_frame_format(org: Org, base_u
             raw = ""
             async for chunk in r.aiter_text():
                 raw += chunk
-                if "\n\n" in raw:
+                if raw.count("\n\n") >= 2:
                     break
-    assert raw.startswith("event: queue.stats\ndata: {\"type\":\"QueueStats\"")
+    # The reconnect delay first, then the frames.
+    assert raw.startswith("retry: 1000\n\nevent: queue.stats\ndata: {\"type\":\"QueueStats\""), raw[:200]
 
 
 async def test_streams_end_promptly_when_the_server_shuts_down(org: Org, postgres_url):
@@ -234,3 +235,34 @@ async def test_bulk_create_is_split_across_notifications_without_loss(org: Org, 
             frame = await stream.wait_for(lambda f: f.event == "job.created")
             got.append(frame.data["data"]["job_id"])
         assert sorted(got) == sorted(ids)
+
+
+async def test_r18b_an_event_source_reconnects_after_a_restart_and_gets_later_events(postgres_url, org: Org):
+    """R18 (b): the server stops (streams end at once, not at the grace deadline) and starts
+    again on the same address; the client, told `retry: 1000` on connect, comes back and
+    receives an event of a change made after the restart."""
+    port = free_port()
+    first = await asyncio.to_thread(start_server, postgres_url, port)
+    source = EventSource(f"{first.url}/api/v1/events", params={"token": org.api_key})
+    try:
+        async with httpx.AsyncClient(base_url=first.url + "/api/v1", timeout=30,
+                                     headers={"Authorization": f"Bearer {org.api_key}"}) as api:
+            await source.wait_for(lambda f: f.event == "system.health")
+            before = (await api.post("/jobs", json={"queue_name": "r18b", "payload": {}})).json()["id"]
+            connection, _ = await source.wait_for(job_event("job.created", before))
+            assert connection == 1 and source.retry_ms == 1000
+
+            stopping = time.monotonic()
+            await asyncio.to_thread(stop_server, first)
+            assert time.monotonic() - stopping < 8, "open streams held the shutdown to its grace deadline"
+            second = await asyncio.to_thread(start_server, postgres_url, port)
+            try:
+                connection, _ = await source.wait_for(lambda f: f.event == "system.health")
+                assert connection == 2
+                after = (await api.post("/jobs", json={"queue_name": "r18b", "payload": {}})).json()["id"]
+                connection, frame = await source.wait_for(job_event("job.created", after))
+                assert connection == 2 and frame.data["type"] == "JobCreated"
+            finally:
+                await asyncio.to_thread(stop_server, second)
+    finally:
+        await source.close()

@@ -30,6 +30,9 @@ HEALTH_EVERY = 10.0
 STATS_EVERY = 5.0
 MAX_STREAM_SECS = float(os.environ.get("SPOOLED_SSE_MAX_SECS", "1800"))
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Sent first on every stream: an EventSource that loses the connection (a server restart, a
+# replica going away) reconnects after this long instead of the browser's default.
+RECONNECT_MS = int(os.environ.get("SPOOLED_SSE_RETRY_MS", "1000"))
 
 
 def frame(msg: dict, name: str) -> str:
@@ -45,6 +48,7 @@ async def pump(hub: EventHub, sub: Subscription, *, initial: list[str] = (),
                stop_after: Callable[[dict], bool] | None = None) -> AsyncIterator[str]:
     """The body of every stream: initial frames, then live events, ticks and pings."""
     try:
+        yield f"retry: {RECONNECT_MS}\n\n"
         for chunk in initial:
             yield chunk
         started = last_out = time.monotonic()
