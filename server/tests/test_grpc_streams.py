@@ -188,6 +188,31 @@ def deep_complete(job_id: str, lease_id: str) -> pb.ProcessRequest:
     return request
 
 
+async def test_process_jobs_pipelined_requests_are_answered_in_order(queues, org: Org, pool):
+    """A worker may write many requests before reading: they are worked on together (the
+    completes share commits) and answered in the order they were sent, errors in their place."""
+    ids = [await enqueue(queues, org, "bidi-pipe", payload={"i": i}) for i in range(40)]
+    call = queues.ProcessJobs(metadata=key(org))
+    await call.write(pb.ProcessRequest(dequeue=pb.DequeueRequest(queue_name="bidi-pipe", worker_id="pp",
+                                                                 batch_size=40)))
+    jobs = [(await read(call)).job for _ in range(40)]
+    assert sorted(j.id for j in jobs) == sorted(ids)
+    requests = [pb.ProcessRequest(complete=pb.CompleteRequest(job_id=j.id, lease_id=j.lease_id)) for j in jobs]
+    # Every fifth request is refused (a stale lease): its error must come back in its place.
+    for i in range(0, 40, 5):
+        requests[i] = pb.ProcessRequest(complete=pb.CompleteRequest(job_id=jobs[i].id, lease_id="stale"))
+    for request in requests:
+        await call.write(request)
+    answers = [await read(call) for _ in requests]
+    kinds = [a.WhichOneof("response") for a in answers]
+    assert kinds == ["error" if i % 5 == 0 else "complete" for i in range(40)]
+    assert all(a.error.code == "LEASE_EXPIRED" for a in answers[::5])
+    await call.done_writing()
+    assert await call.code() == S.OK
+    done = await pool.fetchval("SELECT count(*) FROM jobs WHERE id = ANY($1::text[]) AND status = 'completed'", ids)
+    assert done == 32
+
+
 async def test_process_jobs_errors_are_answers_and_the_stream_stays_open(queues, org: Org):
     job_id = await enqueue(queues, org, "bidi-errors")
     call = queues.ProcessJobs(metadata=key(org))
