@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from conftest import Org, assert_error, wait_until
@@ -235,13 +236,21 @@ async def test_zombie_rejected_while_new_holder_still_runs(org: Org):
     assert r.status_code == 200
 
 
-async def test_long_poll_claim_wakes_when_a_job_arrives(org: Org):
+async def claims_waiting(client: httpx.AsyncClient) -> int:
+    text = (await client.get("/metrics")).text
+    return int(float(next(line.split()[1] for line in text.splitlines()
+                          if line.startswith("spooled_claims_waiting "))))
+
+
+async def test_long_poll_claim_wakes_when_a_job_arrives(org: Org, anon: httpx.AsyncClient):
+    before = await claims_waiting(anon)
     started = time.monotonic()
     waiter = asyncio.create_task(org.client.post("/jobs/claim", json={
         "queue_name": "longpoll", "worker_id": "w", "wait_ms": 10_000}))
-    # Give the claim a moment to start waiting so the NOTIFY path is exercised; the result
-    # does not depend on it (a claim that has not started yet simply finds the job).
-    await asyncio.sleep(0.3)
+
+    async def asleep() -> bool:  # the claim found nothing and waits: the NOTIFY path is what wakes it
+        return await claims_waiting(anon) > before
+    await wait_until(asleep, timeout=5, interval=0.02)
     job_id = await enqueue(org, "longpoll")
     r = await waiter
     elapsed = time.monotonic() - started

@@ -41,6 +41,10 @@ class WakeHub:
             if not waiters:
                 del self._waiters[key]
 
+    def waiting(self) -> int:
+        """Claims and streams of this process asleep until their queue gets work."""
+        return sum(len(waiters) for waiters in self._waiters.values())
+
     def notify_local(self, key: str) -> None:
         for event in self._waiters.get(key, ()):
             event.set()

@@ -36,4 +36,6 @@ async def collect(core: Core) -> dict[str, float]:
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as err:
         log.warning("metrics: database gauges unavailable: %s", err)
     gauges["spooled_database_connections_active"] = float(_connections_in_use(core.pool))
+    # This process's long-poll claims and job streams waiting for work (per process).
+    gauges["spooled_claims_waiting"] = float(core.wake.waiting())
     return gauges
