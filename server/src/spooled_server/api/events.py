@@ -15,6 +15,7 @@ import os
 import time
 from typing import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
 PING_EVERY = float(os.environ.get("SPOOLED_SSE_PING_SECS", "15"))
 HEALTH_EVERY = 10.0
 STATS_EVERY = 5.0
+COUNTS_FRESH_SECS = 1.0
 MAX_STREAM_SECS = float(os.environ.get("SPOOLED_SSE_MAX_SECS", "1800"))
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # Sent first on every stream: an EventSource that loses the connection (a server restart, a
@@ -66,7 +68,7 @@ async def pump(hub: EventHub, sub: Subscription, *, initial: list[str] = (),
             wait = min(next_tick, last_out + PING_EVERY, started + MAX_STREAM_SECS) - time.monotonic()
             event = await sub.get(timeout=max(wait, 0.0))
             if event is not None:
-                yield frame(event.message, event.name)
+                yield event.sse_frame()
                 last_out = time.monotonic()
                 if stop_after and stop_after(event.message):
                     return
@@ -136,6 +138,35 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
     return stream(pump(hub, sub, initial=[first], stop_after=terminal))
 
 
+class SharedQueueCounts:
+    """QueueStats counts shared by every stream of one queue in this process: at most one
+    query per queue per COUNTS_FRESH_SECS, not one per subscriber every STATS_EVERY (500
+    subscribers of a queue were 100 queries/s)."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, str], tuple[float, asyncio.Future]] = {}
+
+    async def get(self, pool, org_id: str, queue_name: str) -> dict[str, int]:
+        key = (org_id, queue_name)
+        now = time.monotonic()
+        cached = self._latest.get(key)
+        if cached is None or now - cached[0] >= COUNTS_FRESH_SECS or (
+                cached[1].done() and cached[1].exception() is not None):
+            if len(self._latest) > 10_000:  # bounded: forget everything rather than grow
+                self._latest.clear()
+            cached = (now, asyncio.ensure_future(self._read(pool, org_id, queue_name)))
+            self._latest[key] = cached
+        return await asyncio.shield(cached[1])
+
+    @staticmethod
+    async def _read(pool, org_id: str, queue_name: str) -> dict[str, int]:
+        async with pool.acquire() as conn:
+            return await asyncio.wait_for(store.queue_counts(conn, org_id, queue_name), 10)
+
+
+_queue_counts = SharedQueueCounts()
+
+
 @router.get("/queues/{queue_name}")
 async def queue_events(request: Request, queue_name: str) -> StreamingResponse:
     """`queue.stats` now and every 5 s, plus the queue's live job events."""
@@ -146,9 +177,8 @@ async def queue_events(request: Request, queue_name: str) -> StreamingResponse:
 
     async def stats() -> str | None:
         try:
-            async with pool.acquire() as conn:
-                counts = await asyncio.wait_for(store.queue_counts(conn, caller.org_id, queue_name), 10)
-        except (asyncio.TimeoutError, OSError):
+            counts = await _queue_counts.get(pool, caller.org_id, queue_name)
+        except (asyncio.TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return None
         return frame(message("QueueStats", queue_name=queue_name, **counts), "queue.stats")
 

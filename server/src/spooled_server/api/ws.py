@@ -111,9 +111,9 @@ async def websocket_events(ws: WebSocket) -> None:
                         events=parse_event_names(ws.query_params.get("events")))
     send_lock = asyncio.Lock()
 
-    async def send(msg: dict) -> None:
+    async def send(msg: dict | str) -> None:
         async with send_lock:
-            await ws.send_text(_dump(msg))
+            await ws.send_text(msg if isinstance(msg, str) else _dump(msg))
 
     async def deliver() -> None:
         await send(message("Ping"))
@@ -123,7 +123,7 @@ async def websocket_events(ws: WebSocket) -> None:
             event = await sub.get(timeout=max(next_ping - loop.time(), 0.0))
             if event is not None:
                 try:
-                    await asyncio.wait_for(send(event.message), STALL_SECS)
+                    await asyncio.wait_for(send(event.json_text()), STALL_SECS)
                 except asyncio.TimeoutError:
                     sub.cut_off()
                     return

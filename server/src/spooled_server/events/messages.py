@@ -8,7 +8,7 @@ with the organization, queue and job id it concerns so the hub can filter withou
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -39,10 +39,25 @@ class Event:
     queue: str | None
     job_id: str | None
     message: dict
+    # Encodings made once per event, however many subscribers it goes to.
+    _encoded: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def type(self) -> str:
         return self.message["type"]
+
+    def json_text(self) -> str:
+        """The message as compact JSON (the WebSocket frame, and an SSE frame's data)."""
+        text = self._encoded.get("json")
+        if text is None:
+            text = self._encoded["json"] = json.dumps(self.message, separators=(",", ":"))
+        return text
+
+    def sse_frame(self) -> str:
+        frame = self._encoded.get("sse")
+        if frame is None:
+            frame = self._encoded["sse"] = f"event: {self.name}\ndata: {self.json_text()}\n\n"
+        return frame
 
     @property
     def name(self) -> str:

@@ -6,7 +6,8 @@ to a worker that has read one message, and those leases would expire unprocessed
 therefore keeps at most `window` jobs outstanding per stream: the worker's registered
 max_concurrency (5, the registration default, for a worker id that never registered). A slot
 frees when the job is settled: at once when it is completed or failed through this process
-(SettleSignals), otherwise at the next re-check of which leases are still held.
+(SettleSignals), otherwise at the next re-check of which leases are still held. Free slots are
+filled by one claim, not one claim per job.
 
 Waiting is event-driven: an empty queue sleeps until a NOTIFY for it (or the fallback timer,
 like the REST long poll); a full window sleeps until a settle signal (or the re-check timer).
@@ -74,6 +75,7 @@ async def leased_jobs(core: Core, gate: StreamGate, settles: SettleSignals, *, o
     """Yields job rows as they are leased to `worker_id`, never more than `window` unsettled.
     Ends with ServiceUnavailable when the server stops."""
     held: dict[str, str] = {}
+    unsent: list[dict] = []
     wake = core.wake.register(org_id, queue_name)
     settled = settles.register(org_id)
     gate.watch(wake)
@@ -87,13 +89,19 @@ async def leased_jobs(core: Core, gate: StreamGate, settles: SettleSignals, *, o
                     await _sleep_on(settled, FULL_WINDOW_RECHECK_SECS)
                     continue
             wake.clear()  # before the claim, for the same reason
-            rows = await jobs.claim(core, org_id, queue_name, worker_id, 1, lease_secs)
-            if rows:
-                held[rows[0]["id"]] = rows[0]["lease_id"]
-                yield rows[0]
+            # Every free slot in one claim: a stream refilling one job per query is capped by
+            # the round trip, not by the worker.
+            unsent = await jobs.claim(core, org_id, queue_name, worker_id, window - len(held), lease_secs)
+            if not unsent:
+                await _sleep_on(wake, EMPTY_QUEUE_RECHECK_SECS)
                 continue
-            await _sleep_on(wake, EMPTY_QUEUE_RECHECK_SECS)
+            while unsent:
+                row = unsent.pop(0)
+                held[row["id"]] = row["lease_id"]
+                yield row
     finally:
+        if unsent:  # the client went away mid-batch: what it never received goes straight back
+            await jobs.release_claims(core, org_id, [row["lease_id"] for row in unsent])
         for event in (wake, settled):
             gate.unwatch(event)
         settles.unregister(org_id, settled)
