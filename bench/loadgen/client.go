@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"google.golang.org/grpc/status"
 )
 
 // Client is the one seam between the scenarios and HTTP: every request goes through call,
@@ -67,6 +69,11 @@ func (c *Client) Post(ctx context.Context, path string, body []byte, out any) (t
 	return c.call(ctx, http.MethodPost, path, body, out, c.timeout)
 }
 
+// Get decodes a JSON answer into out (if non-nil).
+func (c *Client) Get(ctx context.Context, path string, out any) (time.Duration, error) {
+	return c.call(ctx, http.MethodGet, path, nil, out, c.timeout)
+}
+
 // PostWait is Post with an explicit timeout, for long-poll claims that legitimately outlast
 // the default request timeout.
 func (c *Client) PostWait(ctx context.Context, path string, body []byte, out any, timeout time.Duration) (time.Duration, error) {
@@ -114,15 +121,18 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 	return latency, nil
 }
 
-// errorKey buckets an error for the "errors" map of a result: the HTTP status, or the kind of
-// transport failure.
+// errorKey buckets an error for the "errors" map of a result: the HTTP status, the gRPC status
+// code, or the kind of transport failure.
 func errorKey(err error) string {
 	var se *StatusError
 	var ne net.Error
 	var ue *url.Error
+	var ge interface{ GRPCStatus() *status.Status }
 	switch {
 	case errors.As(err, &se):
 		return strconv.Itoa(se.Status)
+	case errors.As(err, &ge):
+		return "grpc:" + ge.GRPCStatus().Code().String()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, context.Canceled):

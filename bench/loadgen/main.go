@@ -1,11 +1,14 @@
-// Command loadgen drives a Spooled server over its REST API and reports throughput and
-// latency. Each subcommand prints exactly one JSON line of results on stdout (so runs can be
+// Command loadgen drives a Spooled server over its REST, gRPC and real-time (SSE, WebSocket)
+// APIs and reports throughput and latency. Each subcommand prints exactly one JSON line of results on stdout (so runs can be
 // appended to a .jsonl file) and human progress on stderr.
 //
 //	loadgen create  -url U -key K [-concurrency 32] [-duration 20s] [-queue bench-a]
 //	loadgen bulk    -url U -key K [-concurrency 4] [-duration 20s] [-batch 100] [-queue bench-b]
 //	loadgen drain   -url U -key K [-workers 4] [-batch 100] [-jobs 50000] [-prefill] [-queue bench-c]
 //	loadgen latency -url U -key K [-claimers 4] [-samples 500] [-queue bench-d]
+//	loadgen grpc-drain   -url U -key K [-grpc H:P] [-mode process|stream] [-workers 4] [-jobs 50000] [-prefill] [-queue bench-e]
+//	loadgen grpc-latency -url U -key K [-grpc H:P] [-workers 4] [-samples 500] [-queue bench-f]
+//	loadgen fanout       -url U -key K [-transport sse|ws|mix] [-subscribers 500] [-rate 20] [-duration 10s] [-queue bench-g]
 //	loadgen report  FILE.jsonl
 package main
 
@@ -33,6 +36,10 @@ var scenarios = map[string]scenario{
 	"bulk":    runBulk,
 	"drain":   runDrain,
 	"latency": runLatency,
+	// gRPC and real-time scenarios (e, f, g of bench/run).
+	"grpc-drain":   runGrpcDrain,
+	"grpc-latency": runGrpcLatency,
+	"fanout":       runFanout,
 }
 
 // usageError marks a problem with the command line (exit 2) as opposed to a failed run (exit 1).
@@ -44,7 +51,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "help" || os.Args[1] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: loadgen {create|bulk|drain|latency} -url URL -key KEY [flags]  (loadgen SUBCOMMAND -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: loadgen {create|bulk|drain|latency|grpc-drain|grpc-latency|fanout} -url URL -key KEY [flags]  (loadgen SUBCOMMAND -h for flags)")
 		fmt.Fprintln(os.Stderr, "       loadgen report RESULTS.jsonl")
 		os.Exit(2)
 	}
@@ -58,7 +65,7 @@ func main() {
 	}
 	run, ok := scenarios[name]
 	if !ok {
-		fail(usagef("unknown subcommand %q (want create, bulk, drain, latency or report)", name))
+		fail(usagef("unknown subcommand %q (want create, bulk, drain, latency, grpc-drain, grpc-latency, fanout or report)", name))
 	}
 
 	// Ctrl-C stops the run early; each scenario still reports what it measured so far

@@ -103,6 +103,26 @@ func runReport(args []string) error {
 		case "latency":
 			row("d latency", "enqueue->claim p99 ms", num("enqueue_to_claim", "p99_ms"), &target{25, false},
 				lat("enqueue_to_claim")+fmt.Sprintf(", %.0f samples, %.0f lost, %s", num("samples"), num("lost"), errs))
+		case "grpc-drain":
+			mode, _ := r["mode"].(string)
+			check := "exactly-once ok"
+			if ok, _ := r["exactly_once"].(bool); !ok {
+				check = "exactly-once FAILED"
+			}
+			detail := fmt.Sprintf("complete p50 %.1f / p99 %.1f ms, %.0f/%.0f done, %.0f duplicates, %s, %s",
+				num("complete_latency", "p50_ms"), num("complete_latency", "p99_ms"),
+				num("completed"), num("jobs"), num("duplicate_deliveries"), check, errs)
+			row("e grpc-drain", fmt.Sprintf("jobs/s (%.0f workers, %s)", num("workers"), mode), num("jobs_per_s"),
+				&target{20000, true}, detail)
+		case "grpc-latency":
+			row("f grpc-latency", "enqueue->delivery p99 ms", num("enqueue_to_delivery", "p99_ms"), &target{10, false},
+				lat("enqueue_to_delivery")+fmt.Sprintf(", %.0f samples, %.0f lost, %s", num("samples"), num("lost"), errs))
+		case "fanout":
+			transport, _ := r["transport"].(string)
+			detail := lat("delivery_latency") + fmt.Sprintf(", %.0f/%.0f delivered, %.0f missing, %.0f/%.0f subscribers connected, %s",
+				num("delivered"), num("expected"), num("missing"), num("connected"), num("subscribers"), errs)
+			row("g fanout", fmt.Sprintf("delivery p99 ms (%.0f %s)", num("subscribers"), transport),
+				num("delivery_latency", "p99_ms"), &target{100, false}, detail)
 		default:
 			fmt.Fprintf(tw, "%s\t(unknown result)\t\t\t\t\n", name)
 		}

@@ -73,8 +73,10 @@ type ErrorCounts struct {
 	m  map[string]int64
 }
 
-func (e *ErrorCounts) Add(err error) {
-	k := errorKey(err)
+func (e *ErrorCounts) Add(err error) { e.AddKey(errorKey(err)) }
+
+// AddKey counts an error already bucketed, such as a ProcessJobs `error` answer's code.
+func (e *ErrorCounts) AddKey(k string) {
 	e.mu.Lock()
 	if e.m == nil {
 		e.m = map[string]int64{}
