@@ -22,6 +22,7 @@ CONFORMANCE = HERE.parent.parent
 sys.path.insert(0, str(CONFORMANCE))
 sys.path.insert(0, str(HERE))
 
+import realtime_streams  # noqa: E402
 import spooled  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.driver import ClientSpec, Driver, Unsupported  # noqa: E402
@@ -134,6 +135,14 @@ class PythonSdkDriver(Driver):
             # The probes answer a bool and never raise: False means the server did not say 2xx.
             return Outcome(error=ErrorInfo("server", message=f"{op}: the SDK probe answered False"))
         return Outcome(result=None if isinstance(answer, bool) else to_wire(answer))
+
+    async def subscribe(self, client: AsyncSpooledClient, op: str, args: dict[str, Any], send: list[Any]):
+        """SSE (`events.*`) and WebSocket (`realtime.websocket`) through `client.realtime()`;
+        see realtime_streams.py."""
+        return await realtime_streams.subscribe(client, op, args, send)
+
+    async def unsubscribe(self, handle: Any) -> None:
+        await realtime_streams.unsubscribe(handle)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
 import random as _random
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,12 +23,22 @@ from ._constants import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEO
 from ._retry import RetryConfig
 from ._transport import AsyncTransport, SyncTransport, TransportOptions
 from ._version import __version__
+from .config import SpooledClientConfig, derive_ws_url
 from .resources import (AdminResource, ApiKeysResource, AsyncHealthResource, AsyncJobsResource, AuthResource,
                         BillingResource, DashboardResource, HealthResource, IngestResource, JobsResource,
                         MetricsResource, OrganizationsResource, QueuesResource, SchedulesResource,
                         WebhooksResource, WorkersResource, WorkflowsResource)
 
-__all__ = ["SpooledClient", "AsyncSpooledClient"]
+if TYPE_CHECKING:
+    from .grpc import SpooledGrpcClient
+    from .realtime import SpooledRealtime
+
+__all__ = ["SpooledClient", "AsyncSpooledClient", "SpooledClientConfig", "create_client", "create_async_client"]
+
+# The port of the server's gRPC listener; `client.grpc` pairs it with the host of base_url.
+GRPC_PORT = 50051
+# Arguments that are objects shared with the original client rather than settings.
+_SHARED = ("http_client", "clock", "monotonic", "random", "sleep")
 
 
 class _ClientBase:
@@ -62,6 +75,84 @@ class _ClientBase:
             breaker=CircuitBreaker(breaker_config, clock=monotonic or time.monotonic),
             clock=clock or time.time, random=random or _random.random)
         self._jwt: tuple[str, float | None] | None = None
+        self._grpc: Any = None
+
+    def _remember(self, settings: dict[str, Any], config: SpooledClientConfig | None) -> dict[str, Any]:
+        """Resolves `config=` (which replaces every other setting) and keeps the arguments for
+        with_options and get_config."""
+        shared = {k: settings.pop(k) for k in _SHARED}
+        if config is not None:
+            settings = config.client_kwargs()
+        self._settings = settings
+        self._shared = shared
+        self._ws_url = (settings.get("ws_url") or "").rstrip("/") or None
+        self._debug = bool(settings.get("debug"))
+        return {**settings, **shared}
+
+    def _configure_from(self, s: dict[str, Any]) -> None:
+        self._configure(s["api_key"], s["access_token"], s["refresh_token"], s["admin_key"], s["base_url"],
+                        s["timeout"], s["connect_timeout"], s["max_retries"], s["retry"], s["headers"],
+                        s["user_agent"], s["use_jwt"], s["auto_refresh_token"], s["circuit_breaker"],
+                        s["clock"], s["monotonic"], s["random"])
+
+    def with_options(self, **overrides: Any) -> Any:
+        """A new client with this one's settings, changed by `overrides` (None values are ignored).
+
+        Takes the constructor's keyword arguments (api_key, access_token, base_url, timeout,
+        debug, retry, ...). The new client has its own connections (unless this one was given an
+        `http_client`, which both then share) and its own circuit breaker.
+        """
+        unknown = set(overrides) - set(self._settings) - set(_SHARED)
+        if unknown:
+            raise TypeError(f"with_options() got unexpected arguments: {sorted(unknown)}")
+        merged = {**self._settings, **self._shared, **{k: v for k, v in overrides.items() if v is not None}}
+        return type(self)(**merged)
+
+    def get_config(self) -> SpooledClientConfig:
+        """The client's settings, resolved: defaults filled in and ws_url derived from base_url."""
+        o = self._options
+        breaker = o.breaker.config
+        return SpooledClientConfig(
+            api_key=self._creds.api_key, access_token=self._creds.access_token,
+            refresh_token=self._creds.refresh_token, admin_key=self._creds.admin_key, base_url=o.base_url,
+            ws_url=self.ws_url, timeout=o.timeout, connect_timeout=o.connect_timeout,
+            max_retries=o.retry.max_retries, retry=o.retry, circuit_breaker=breaker, headers=dict(o.headers),
+            user_agent=o.user_agent, use_jwt=self._creds.use_jwt, auto_refresh_token=self._creds.auto_refresh,
+            debug=self._debug)
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket root: `ws_url` if given, else base_url with ws:// or wss://."""
+        return self._ws_url or derive_ws_url(self._options.base_url)
+
+    @property
+    def grpc(self) -> SpooledGrpcClient:
+        """A gRPC client for the same server, made on first use and closed by close().
+
+        Its address is the host of base_url with port 50051, over TLS when base_url is https;
+        it authenticates with the API key, else the access token.
+        """
+        if self._grpc is None:
+            from .grpc import SpooledGrpcClient
+
+            parts = urlsplit(self._options.base_url)
+            host = parts.hostname or "localhost"
+            if ":" in host:
+                host = f"[{host}]"
+            key = self._creds.api_key or self._creds.access_token
+            self._grpc = SpooledGrpcClient(f"{host}:{GRPC_PORT}", key, use_tls=parts.scheme == "https")
+        return self._grpc
+
+    def _realtime_options(self, type: str, auto_reconnect: bool, max_reconnect_attempts: int,
+                          reconnect_delay: float, max_reconnect_delay: float, token: str | None,
+                          token_provider: Callable[[], Any] | None) -> Any:
+        from .realtime import SpooledRealtimeOptions
+
+        return SpooledRealtimeOptions(
+            base_url=self._options.base_url, ws_url=self.ws_url, token=token or "", type=type,  # type: ignore[arg-type]
+            auto_reconnect=auto_reconnect, max_reconnect_attempts=max_reconnect_attempts,
+            reconnect_delay=reconnect_delay, max_reconnect_delay=max_reconnect_delay, debug=self._debug,
+            token_provider=token_provider, headers=dict(self._options.headers), user_agent=self._options.user_agent)
 
     def _wire_resources(self, jobs: Any, health: Any) -> None:
         t = self._transport
@@ -122,8 +213,11 @@ class SpooledClient(_ClientBase):
     Tuning: `timeout`, `connect_timeout` (seconds), `max_retries` (0-10; shorthand that overrides
     `retry.max_retries`), `retry` (a RetryConfig: retries and backoff), `circuit_breaker` (a
     CircuitBreakerConfig, or False to disable),
-    `headers`, `user_agent`, `http_client` (your own httpx.Client). Tests may inject `clock`
-    (Unix time), `monotonic` (breaker clock), `random` and `sleep`.
+    `headers`, `user_agent`, `http_client` (your own httpx.Client), `ws_url` (WebSocket root for
+    `realtime()`, derived from base_url when None), `debug` (realtime connections log their
+    progress at INFO on the "spooled.realtime" logger). `config=` (a SpooledClientConfig)
+    replaces all of these. Tests may inject `clock` (Unix time), `monotonic` (breaker clock),
+    `random` and `sleep`.
     """
 
     def __init__(self, api_key: str | None = None, *, access_token: str | None = None,
@@ -135,12 +229,17 @@ class SpooledClient(_ClientBase):
                  circuit_breaker: CircuitBreakerConfig | bool | None = None,
                  http_client: httpx.Client | None = None, clock: Callable[[], float] | None = None,
                  monotonic: Callable[[], float] | None = None, random: Callable[[], float] | None = None,
-                 sleep: Callable[[float], None] | None = None):
-        self._configure(api_key, access_token, refresh_token, admin_key, base_url, timeout, connect_timeout,
-                        max_retries, retry, headers, user_agent, use_jwt, auto_refresh_token, circuit_breaker,
-                        clock, monotonic, random)
-        self._transport = SyncTransport(self._options, self._creds, http_client=http_client,
-                                        sleep=sleep or time.sleep)
+                 sleep: Callable[[float], None] | None = None, ws_url: str | None = None, debug: bool = False,
+                 config: SpooledClientConfig | None = None):
+        s = self._remember(dict(
+            api_key=api_key, access_token=access_token, refresh_token=refresh_token, admin_key=admin_key,
+            base_url=base_url, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
+            retry=retry, headers=headers, user_agent=user_agent, use_jwt=use_jwt,
+            auto_refresh_token=auto_refresh_token, circuit_breaker=circuit_breaker, ws_url=ws_url, debug=debug,
+            http_client=http_client, clock=clock, monotonic=monotonic, random=random, sleep=sleep), config)
+        self._configure_from(s)
+        self._transport = SyncTransport(self._options, self._creds, http_client=s["http_client"],
+                                        sleep=s["sleep"] or time.sleep)
         self._wire_resources(JobsResource(self._transport), HealthResource(self._transport))
 
     def get_jwt_token(self, *, force_refresh: bool = False) -> str:
@@ -159,8 +258,26 @@ class SpooledClient(_ClientBase):
             raise ValueError("get_jwt_token needs an api_key or access_token")
         return self._remember_jwt(self.auth.login({"api_key": self._creds.api_key}))
 
+    def realtime(self, type: str = "websocket", *, auto_reconnect: bool = True,  # noqa: A002 - public name
+                 max_reconnect_attempts: int = 10, reconnect_delay: float = 1.0,
+                 max_reconnect_delay: float = 30.0) -> SpooledRealtime:
+        """A realtime client (`type` "websocket" or "sse") for this server and credentials; call
+        its connect(). API-key clients send the key; JWT clients send a JWT from get_jwt_token,
+        asked for again before every reconnection so an expired one is renewed."""
+        from .realtime import SpooledRealtime
+
+        token: str | None = self._creds.api_key
+        provider = None
+        if self._creds.uses_jwt:
+            token, provider = None, self.get_jwt_token
+        return SpooledRealtime(self._realtime_options(type, auto_reconnect, max_reconnect_attempts,
+                                                      reconnect_delay, max_reconnect_delay, token, provider))
+
     def close(self) -> None:
-        """Closes the HTTP connections (not a client passed in as http_client)."""
+        """Closes the HTTP connections (not a client passed in as http_client) and the gRPC client."""
+        grpc, self._grpc = self._grpc, None
+        if grpc is not None:
+            grpc.close()
         self._transport.close()
 
     def __enter__(self) -> SpooledClient:
@@ -186,12 +303,17 @@ class AsyncSpooledClient(_ClientBase):
                  circuit_breaker: CircuitBreakerConfig | bool | None = None,
                  http_client: httpx.AsyncClient | None = None, clock: Callable[[], float] | None = None,
                  monotonic: Callable[[], float] | None = None, random: Callable[[], float] | None = None,
-                 sleep: Callable[[float], Any] | None = None):
-        self._configure(api_key, access_token, refresh_token, admin_key, base_url, timeout, connect_timeout,
-                        max_retries, retry, headers, user_agent, use_jwt, auto_refresh_token, circuit_breaker,
-                        clock, monotonic, random)
-        kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-        self._transport = AsyncTransport(self._options, self._creds, http_client=http_client, **kwargs)
+                 sleep: Callable[[float], Any] | None = None, ws_url: str | None = None, debug: bool = False,
+                 config: SpooledClientConfig | None = None):
+        s = self._remember(dict(
+            api_key=api_key, access_token=access_token, refresh_token=refresh_token, admin_key=admin_key,
+            base_url=base_url, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
+            retry=retry, headers=headers, user_agent=user_agent, use_jwt=use_jwt,
+            auto_refresh_token=auto_refresh_token, circuit_breaker=circuit_breaker, ws_url=ws_url, debug=debug,
+            http_client=http_client, clock=clock, monotonic=monotonic, random=random, sleep=sleep), config)
+        self._configure_from(s)
+        kwargs: dict[str, Any] = {"sleep": s["sleep"]} if s["sleep"] is not None else {}
+        self._transport = AsyncTransport(self._options, self._creds, http_client=s["http_client"], **kwargs)
         self._wire_resources(AsyncJobsResource(self._transport), AsyncHealthResource(self._transport))
 
     async def get_jwt_token(self, *, force_refresh: bool = False) -> str:
@@ -209,8 +331,34 @@ class AsyncSpooledClient(_ClientBase):
             raise ValueError("get_jwt_token needs an api_key or access_token")
         return self._remember_jwt(await self.auth.login({"api_key": self._creds.api_key}))
 
+    async def realtime(self, type: str = "websocket", *, auto_reconnect: bool = True,  # noqa: A002
+                       max_reconnect_attempts: int = 10, reconnect_delay: float = 1.0,
+                       max_reconnect_delay: float = 30.0) -> SpooledRealtime:
+        """See SpooledClient.realtime; returns the same (blocking) SpooledRealtime. For events in
+        asyncio, use spooled.realtime.AsyncSSEClient / AsyncWebSocketClient (see the README)."""
+        from .realtime import SpooledRealtime
+
+        token: str | None = self._creds.api_key
+        provider = None
+        if self._creds.uses_jwt:
+            token = await self.get_jwt_token()
+            loop = asyncio.get_running_loop()
+
+            def provider() -> str:
+                # Runs on the realtime thread; the token is minted on the loop this client lives on.
+                return asyncio.run_coroutine_threadsafe(self.get_jwt_token(), loop).result(
+                    self._options.timeout * 2)
+
+        return SpooledRealtime(self._realtime_options(type, auto_reconnect, max_reconnect_attempts,
+                                                      reconnect_delay, max_reconnect_delay, token, provider))
+
     async def close(self) -> None:
-        """Closes the HTTP connections (not a client passed in as http_client)."""
+        """Closes the HTTP connections (not a client passed in as http_client) and the gRPC client."""
+        grpc, self._grpc = self._grpc, None
+        if grpc is not None:
+            closed = grpc.close()
+            if inspect.isawaitable(closed):
+                await closed
         await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncSpooledClient:
@@ -218,3 +366,13 @@ class AsyncSpooledClient(_ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def create_client(api_key: str | None = None, **kwargs: Any) -> SpooledClient:
+    """Same as SpooledClient(api_key, **kwargs)."""
+    return SpooledClient(api_key, **kwargs)
+
+
+async def create_async_client(api_key: str | None = None, **kwargs: Any) -> AsyncSpooledClient:
+    """Same as AsyncSpooledClient(api_key, **kwargs), for code that prefers to await a factory."""
+    return AsyncSpooledClient(api_key, **kwargs)

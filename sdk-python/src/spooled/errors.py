@@ -38,7 +38,7 @@ __all__ = [
     "NotFoundError", "ConflictError", "LeaseExpiredError", "PayloadTooLargeError", "RateLimitError",
     "QuotaExceededError", "ServerError", "NetworkError", "TimeoutError", "SpooledTimeoutError",
     "CircuitBreakerOpenError", "CircuitOpenError", "ResponseValidationError", "WebhookSignatureError",
-    "error_from_response", "is_spooled_error",
+    "error_from_response", "is_spooled_error", "JobAbortedError",
 ]
 
 
@@ -170,6 +170,18 @@ class WebhookSignatureError(SpooledError):
 
     def __init__(self, message: str):
         super().__init__(message, code="invalid_signature")
+
+
+class JobAbortedError(Exception):
+    """A job handler may raise this to stop work on a job it should no longer run (its lease
+    was lost, or the worker is shutting down). A plain Exception, not a SpooledError: it is
+    about the job's work, not about a call to the server."""
+
+    def __init__(self, message: str = "Job aborted", *, job_id: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.job_id = job_id
+        self.reason = reason
 
 
 def is_spooled_error(error: BaseException) -> bool:
