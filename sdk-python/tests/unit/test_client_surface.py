@@ -131,6 +131,8 @@ async def test_factories():
     assert isinstance(async_client, AsyncSpooledClient)
     await async_client.close()
     assert not hasattr(spooled, "create_client")
+    from spooled import async_client as async_module  # where Spooled's SDK keeps the async factory
+    assert async_module.create_async_client is create_async_client
 
 
 def test_exports():
