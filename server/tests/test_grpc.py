@@ -184,6 +184,7 @@ async def test_dequeue_honours_batch_size_and_priority_order(queues, org: Org):
     for job in reply.jobs:
         assert job.status == pb.JOB_STATUS_PROCESSING and job.lease_id and job.assigned_worker_id == "w1"
         assert job.organization_id == org.id and job.HasField("lease_expires_at")
+        assert job.HasField("started_at") and job.HasField("created_at")  # what GetJob would say
     rest = await queues.Dequeue(pb.DequeueRequest(queue_name="batch", worker_id="w1", batch_size=500),
                                 metadata=key(org))
     assert [struct_dict(j.payload)["n"] for j in rest.jobs] == [4, 5]

@@ -23,12 +23,14 @@ sys.path.insert(0, str(CONFORMANCE))
 sys.path.insert(0, str(HERE))
 
 import realtime_streams  # noqa: E402
+from grpc_operations import GRPC_OPERATIONS  # noqa: E402
 import spooled  # noqa: E402
 from harness.cli import main  # noqa: E402
 from harness.driver import ClientSpec, Driver, Unsupported  # noqa: E402
 from harness.outcome import ErrorInfo, Outcome, kind_for_status  # noqa: E402
 from operations import OPERATIONS, CannotSend  # noqa: E402
 from spooled import AsyncSpooledClient, CircuitBreakerConfig, RetryConfig  # noqa: E402
+from spooled.grpc import AsyncSpooledGrpcClient  # noqa: E402
 
 # SDK exception class -> neutral kind (conformance/README.md, "Error kinds"); first match wins,
 # so subclasses (LeaseExpiredError, QuotaExceededError) come out as their parents' kinds.
@@ -100,30 +102,49 @@ def client_settings(options: dict[str, Any]) -> dict[str, Any]:
 
 class PythonSdkDriver(Driver):
     name = "python"
-    client_features = frozenset({"retry", "circuit_breaker"})  # "grpc" once the SDK has a gRPC client
+    client_features = frozenset({"retry", "circuit_breaker", "grpc"})
     sees_http_status = False
 
+    def __init__(self) -> None:
+        # The gRPC client of each REST client's entity, made on its first gRPC step.
+        self._grpc: dict[AsyncSpooledClient, tuple[AsyncSpooledGrpcClient | None, ClientSpec]] = {}
+
     def missing_client_feature_reason(self, feature: str) -> str:
-        if feature == "grpc":
-            return "SDK feature not built yet: gRPC client"
         return f"the Python SDK has no client feature: {feature}"
 
     async def make_client(self, spec: ClientSpec) -> AsyncSpooledClient:
-        return AsyncSpooledClient(api_key=spec.api_key, access_token=spec.access_token, admin_key=spec.admin_key,
-                                  base_url=spec.base_url, user_agent="spooled-conformance-python/1",
-                                  **client_settings(spec.options))
+        client = AsyncSpooledClient(api_key=spec.api_key, access_token=spec.access_token, admin_key=spec.admin_key,
+                                    base_url=spec.base_url, user_agent="spooled-conformance-python/1",
+                                    **client_settings(spec.options))
+        self._grpc[client] = (None, spec)
+        return client
 
     async def close_client(self, client: AsyncSpooledClient) -> None:
+        grpc_client, _ = self._grpc.pop(client, (None, None))
+        if grpc_client is not None:
+            await grpc_client.close()
         await client.close()
 
+    def _grpc_client(self, client: AsyncSpooledClient) -> AsyncSpooledGrpcClient:
+        grpc_client, spec = self._grpc[client]
+        if grpc_client is None:
+            if not spec.grpc_target:
+                raise Unsupported("no gRPC target was given (--grpc-target)")
+            grpc_client = AsyncSpooledGrpcClient(spec.grpc_target, spec.api_key or spec.access_token or "")
+            self._grpc[client] = (grpc_client, spec)
+        return grpc_client
+
     async def call(self, client: AsyncSpooledClient, op: str, args: dict[str, Any]) -> Outcome:
-        handler = OPERATIONS.get(op)
+        if op in GRPC_OPERATIONS:
+            target, handler = self._grpc_client(client), GRPC_OPERATIONS[op]
+        else:
+            target, handler = client, OPERATIONS.get(op)
         if handler is None:
             raise Unsupported(f"the Python SDK runner has no mapping for {op!r}")
         try:
             # Resource methods build the request when called and send it when awaited; the SDK
             # may refuse arguments at either point.
-            answer = await handler(client, args)
+            answer = await handler(target, args)
         except CannotSend as err:
             raise Unsupported(f"{op}: {err}") from None
         except spooled.SpooledError as err:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from spooled import SpooledClient
+from spooled.grpc import SpooledGrpcClient
 
 # The live server comes from the repository's server package (installed by scripts/bootstrap).
 pytest.importorskip("spooled_server", reason="integration tests need the spooled-server package")
@@ -49,6 +50,13 @@ def org(database: Database, live_server: LiveServer) -> Org:
 @pytest.fixture
 def client(org: Org, live_server: LiveServer) -> Iterator[SpooledClient]:
     with SpooledClient(org.api_key, base_url=live_server.url) as c:
+        yield c
+
+
+@pytest.fixture
+def grpc_client(org: Org, live_server: LiveServer) -> Iterator[SpooledGrpcClient]:
+    """A blocking gRPC client for the test's organization (plaintext, the server's gRPC port)."""
+    with SpooledGrpcClient(live_server.grpc_target, org.api_key, timeout=15.0) as c:
         yield c
 
 

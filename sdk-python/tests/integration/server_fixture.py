@@ -80,6 +80,12 @@ class LiveServer:
     url: str
     process: subprocess.Popen
     log_path: Path
+    grpc_port: int = 0
+
+    @property
+    def grpc_target(self) -> str:
+        """Where the server's gRPC listener is: "127.0.0.1:<port>"."""
+        return f"127.0.0.1:{self.grpc_port}"
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -93,12 +99,24 @@ class LiveServer:
         self.log_path.unlink(missing_ok=True)
 
 
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def start_server(database_url: str) -> LiveServer:
-    """Runs the server on a free port and waits (up to 30 s) until /health/ready answers 200."""
+    """Runs the server on free HTTP and gRPC ports and waits (up to 30 s) until /health/ready
+    answers 200 and the gRPC port accepts connections."""
     port = _free_port()
+    grpc_port = _free_port()
+    while grpc_port == port:
+        grpc_port = _free_port()
     log_path = Path(tempfile.mkstemp(prefix="spooled-sdk-server-", suffix=".log")[1])
     env = {**os.environ, "DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY, "HOST": "127.0.0.1",
-           "PORT": str(port), "LOG_LEVEL": "warning", "JWT_SECRET": "sdk-tests-jwt-secret-" + "z" * 24}
+           "PORT": str(port), "GRPC_PORT": str(grpc_port), "LOG_LEVEL": "warning", "JWT_SECRET": "sdk-tests-jwt-secret-" + "z" * 24}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "spooled_server.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -109,8 +127,8 @@ def start_server(database_url: str) -> LiveServer:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
         try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                return LiveServer(url, process, log_path)
+            if httpx.get(url + "/health/ready", timeout=1).status_code == 200 and _accepts(grpc_port):
+                return LiveServer(url, process, log_path, grpc_port)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

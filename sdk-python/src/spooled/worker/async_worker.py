@@ -9,7 +9,8 @@
 
     await worker.start()   # runs until await worker.stop(), SIGTERM or SIGINT
 
-Same protocol and guarantees as SpooledWorker (see worker.py). Differences: handlers are
+Same protocol, transports ("rest" or "grpc", see transport.py) and guarantees as SpooledWorker
+(see worker.py). Differences: handlers are
 coroutines (a sync handler runs in a thread), a pending long-poll claim is abandoned at once on
 stop (jobs it may have leased are handed back by the deregistration), and handlers still running
 when shutdown_timeout ends are cancelled.
@@ -27,26 +28,32 @@ import time
 from typing import Any, Awaitable, Callable
 
 from .._version import __version__
-from ..errors import SpooledError, ValidationError
+from ..errors import SpooledError
 from . import _outcome as outcome
+from ._grpc import AsyncGrpcTransport, async_grpc_client, find_grpc_client
 from ._leases import Lease, LeaseBook
+from ._rest import AsyncRestTransport
 from .context import AsyncJobContext
 from .events import (ErrorEventData, EventEmitter, JobClaimedEventData, JobCompletedEventData, JobFailedEventData,
                      JobLeaseLostEventData, JobStartedEventData, StartedEventData, StoppedEventData)
 from .options import WorkerOptions
+from .transport import Claimed, TransportName, check_transport, liveness_every
 
 log = logging.getLogger("spooled.worker")
 AsyncJobHandler = Callable[[AsyncJobContext], Awaitable[Any]]
 
 
 class AsyncSpooledWorker:
-    """An asyncio worker for one queue; arguments as SpooledWorker."""
+    """An asyncio worker for one queue; arguments as SpooledWorker. With transport="grpc",
+    `grpc_client` (or `client.grpc`) may be an AsyncSpooledGrpcClient, used as is, or a
+    SpooledGrpcClient, mirrored by an asyncio client the worker opens and closes itself."""
 
     def __init__(self, client: Any, queue_name: str, *, concurrency: int = 5, lease_duration: int = 30,
                  heartbeat_fraction: float = 0.5, claim_wait: float = 5.0, poll_interval: float = 1.0,
                  shutdown_timeout: float = 30.0, hostname: str | None = None, worker_id: str | None = None,
                  worker_type: str = "python", version: str = __version__, metadata: dict[str, Any] | None = None,
-                 handle_signals: bool = True, clock: Callable[[], float] = time.monotonic):
+                 handle_signals: bool = True, clock: Callable[[], float] = time.monotonic,
+                 transport: TransportName = "rest", grpc_client: Any = None):
         extra = {"hostname": hostname} if hostname is not None else {}
         self.options = WorkerOptions(
             queue_name=queue_name, concurrency=concurrency, lease_duration=lease_duration,
@@ -55,6 +62,10 @@ class AsyncSpooledWorker:
             metadata=metadata, handle_signals=handle_signals, **extra)
         self._client = client
         self._clock = clock
+        self.transport_name = check_transport(transport)
+        self._grpc_client = find_grpc_client(client, grpc_client) if transport == "grpc" else None
+        self._transport: Any = None  # built in start(): a grpc.aio channel belongs to the running loop
+        self._worker_id: str | None = None
         self._events = EventEmitter()
         self._handler: Callable[[AsyncJobContext], Any] | None = None
         self._state = "idle"
@@ -64,7 +75,6 @@ class AsyncSpooledWorker:
         self._stopped: asyncio.Event | None = None
         self._slot_freed: asyncio.Event | None = None
         self._runner: asyncio.Task[Any] | None = None
-        self._wait_ms = int(self.options.claim_wait * 1000)
         self._worker_heartbeat_every = 10.0
 
     @property
@@ -74,8 +84,8 @@ class AsyncSpooledWorker:
 
     @property
     def worker_id(self) -> str:
-        """The id this worker registers and claims under."""
-        return self.options.worker_id  # type: ignore[return-value]
+        """The id this worker claims under (over gRPC: the one the server assigned)."""
+        return self._worker_id or self.options.worker_id  # type: ignore[return-value]
 
     @property
     def active_job_count(self) -> int:
@@ -108,15 +118,16 @@ class AsyncSpooledWorker:
         self._state, self._runner = "starting", asyncio.current_task()
         self._stop_requested, self._stopped, self._slot_freed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         try:
-            registered = await self._client.workers.register({
-                "queue_name": self.options.queue_name, "hostname": self.options.hostname,
-                "worker_id": self.worker_id, "worker_type": self.options.worker_type,
-                "max_concurrency": self.options.concurrency, "metadata": self.options.metadata,
-                "version": self.options.version})
-            self._worker_heartbeat_every = max(1.0, float(registered.heartbeat_interval_secs))
+            self._transport = self._make_transport()
+            registered = await self._transport.register()
+            self._worker_id = registered.worker_id
+            self._worker_heartbeat_every = liveness_every(registered)
         except Exception as exc:
             self._state = "error"
             await self._emit("error", ErrorEventData(exc))
+            if self._transport is not None:
+                with contextlib.suppress(Exception):
+                    await self._transport.close()
             self._stopped.set()
             raise
         restore_signals = self._install_signal_handlers()
@@ -135,11 +146,19 @@ class AsyncSpooledWorker:
         if failure is not None:
             raise failure
 
+    def _make_transport(self) -> Any:
+        if self.transport_name == "grpc":
+            grpc_client, owned = async_grpc_client(self._grpc_client)
+            return AsyncGrpcTransport(grpc_client, self.options, self._clock, owns_client=owned)
+        return AsyncRestTransport(self._client, self.options, self._clock)
+
     async def stop(self) -> None:
         """Asks the worker to stop and, unless called from inside it, waits until it has."""
         if self._stop_requested is None or self._stopped is None:
             return
         self._stop_requested.set()
+        if self._transport is not None:
+            self._transport.interrupt()
         if asyncio.current_task() is not self._runner:
             await self._stopped.wait()
 
@@ -153,9 +172,8 @@ class AsyncSpooledWorker:
                 self._slot_freed.clear()
                 await self._until_stop(self._slot_freed.wait(), 0.5)
                 continue
-            started = self._clock()
             try:
-                jobs = await self._until_stop(self._claim(free))
+                claimed = await self._until_stop(self._transport.claim(free))
                 failures = 0
             except SpooledError as exc:
                 if outcome.fatal(exc):
@@ -164,10 +182,8 @@ class AsyncSpooledWorker:
                 await self._emit("error", ErrorEventData(exc))
                 await self._until_stop(asyncio.sleep(outcome.claim_backoff(self.options.poll_interval, failures)))
                 continue
-            for job in jobs or []:
-                await self._dispatch(job, started)
-            if not jobs and (self._wait_ms == 0 or self._clock() - started < self.options.claim_wait / 2):
-                await self._until_stop(asyncio.sleep(self.options.poll_interval))
+            for item in (claimed or [])[:free]:
+                await self._dispatch(item)
 
     async def _until_stop(self, awaitable: Awaitable[Any], timeout: float | None = None) -> Any:
         """Awaits `awaitable` unless stop() comes first (then it is cancelled and None returned)."""
@@ -185,25 +201,12 @@ class AsyncSpooledWorker:
             await work
         return None
 
-    async def _claim(self, limit: int) -> list[Any]:
-        params: dict[str, Any] = {"queue_name": self.options.queue_name, "worker_id": self.worker_id,
-                                  "limit": limit, "lease_duration_secs": self.options.lease_duration}
-        if self._wait_ms:
-            params["wait_ms"] = self._wait_ms
-        try:
-            return (await self._client.jobs.claim(params)).jobs
-        except ValidationError:
-            if not self._wait_ms:
-                raise
-            log.info("spooled: server refused wait_ms; polling every %ss instead", self.options.poll_interval)
-            self._wait_ms = 0
-            return await self._claim(limit)
-
-    async def _dispatch(self, job: Any, claimed_at: float) -> None:
+    async def _dispatch(self, item: Claimed) -> None:
+        job = item.job
         ctx = AsyncJobContext(job_id=job.id, queue_name=job.queue_name, payload=job.payload,
                               retry_count=job.retry_count, max_retries=job.max_retries, lease_id=job.lease_id,
                               worker_id=self.worker_id)
-        lease = self._book.add(ctx, claimed_at)
+        lease = self._book.add(ctx, item.lease_started)
         await self._emit("job:claimed", JobClaimedEventData(job.id, job.queue_name))
         task = asyncio.create_task(self._run(lease), name=f"spooled-job-{job.id}")
         self._tasks.add(task)
@@ -239,11 +242,11 @@ class AsyncSpooledWorker:
             return  # see SpooledWorker._settle
         try:
             if error is None:
-                await self._client.jobs.complete(ctx.job_id, outcome.complete_params(ctx, result))
+                await self._transport.complete(ctx, result)
                 await self._emit("job:completed", JobCompletedEventData(ctx.job_id, ctx.queue_name, result))
             else:
                 message = outcome.failure_message(error)
-                answer = await self._client.jobs.fail(ctx.job_id, outcome.fail_params(ctx, message))
+                answer = await self._transport.fail(ctx, message)
                 await self._emit("job:failed", JobFailedEventData(
                     ctx.job_id, ctx.queue_name, message, outcome.will_retry(answer, ctx.retry_count, ctx.max_retries)))
         except Exception as exc:  # reported, never allowed to kill the job task
@@ -275,9 +278,7 @@ class AsyncSpooledWorker:
     async def _renew(self, lease: Lease) -> None:
         sent_at = self._clock()
         try:
-            await self._client.jobs.heartbeat(lease.job_id, {
-                "worker_id": self.worker_id, "lease_id": lease.ctx.lease_id,
-                "lease_duration_secs": self.options.lease_duration})
+            await self._transport.renew(lease.ctx)
         except Exception as exc:  # the keeper must survive anything a single call throws
             if outcome.lease_gone(exc):
                 await self._lose(lease, f"heartbeat refused: {exc}")
@@ -290,13 +291,21 @@ class AsyncSpooledWorker:
     async def _report_liveness(self) -> None:
         status = "draining" if self._stop_requested is not None and self._stop_requested.is_set() else "healthy"
         try:
-            await self._client.workers.heartbeat(self.worker_id, {"current_jobs": self._book.count(), "status": status})
+            drain = await self._transport.report(self._book.count(), status)
         except Exception as exc:
             await self._emit("error", ErrorEventData(exc))
+            return
+        if drain and self._stop_requested is not None and not self._stop_requested.is_set():
+            log.info("spooled: server asked worker %s to drain; stopping", self.worker_id)
+            self._stop_requested.set()
 
     # -- stopping --
     async def _shutdown(self, keeper: asyncio.Task[Any], reason: str) -> None:
         self._state = "stopping"
+        try:
+            await self._transport.stop_receiving()
+        except Exception as exc:
+            await self._emit("error", ErrorEventData(exc))
         for lease in self._book.all():
             lease.ctx._cancel("shutdown")
         running = set(self._tasks)
@@ -312,7 +321,11 @@ class AsyncSpooledWorker:
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         try:
-            await self._client.workers.deregister(self.worker_id)
+            await self._transport.deregister()
+        except Exception as exc:
+            await self._emit("error", ErrorEventData(exc))
+        try:
+            await self._transport.close()
         except Exception as exc:
             await self._emit("error", ErrorEventData(exc))
         self._state = "error" if reason == "error" else "stopped"

@@ -1,4 +1,4 @@
-"""SpooledWorker: claims jobs over REST and runs a sync handler on threads.
+"""SpooledWorker: receives jobs over REST or gRPC and runs a sync handler on threads.
 
     worker = SpooledWorker(client, "emails", concurrency=10)
 
@@ -9,13 +9,17 @@
 
     worker.start()   # blocks until stop(), SIGTERM or SIGINT
 
-One loop claims (POST /jobs/claim with a long-poll wait) while slots are free; each job runs
-on its own thread; a lease keeper renews leases (POST /jobs/{id}/heartbeat) every
-lease_duration x heartbeat_fraction seconds and reports liveness (POST /workers/{id}/heartbeat).
-A heartbeat answered LEASE_EXPIRED means another worker may own the job: the handler's signal is
+One loop claims while slots are free; each job runs on its own thread; a lease keeper renews
+leases every lease_duration x heartbeat_fraction seconds and reports liveness. A renewal or a
+result refused as LEASE_EXPIRED means another worker may own the job: the handler's signal is
 set and its result is dropped. On stop the worker claims nothing more, signals running
 handlers, gives them shutdown_timeout seconds, then deregisters, which hands unfinished jobs
 back to the queue without using one of their retries.
+
+How requests travel is the transport's business (transport.py): "rest" (the default) claims
+with POST /jobs/claim and a long-poll wait; "grpc" receives jobs pushed on
+QueueService.StreamJobs and settles them with unary gRPC calls. Everything above is the same
+for both.
 """
 
 from __future__ import annotations
@@ -28,26 +32,35 @@ import time
 from typing import Any, Callable
 
 from .._version import __version__
-from ..errors import SpooledError, ValidationError
+from ..errors import SpooledError
 from . import _outcome as outcome
+from ._grpc import GrpcTransport, sync_grpc_client
 from ._leases import Lease, LeaseBook
+from ._rest import RestTransport
 from .context import JobContext
 from .events import (ErrorEventData, EventEmitter, JobClaimedEventData, JobCompletedEventData, JobFailedEventData,
                      JobLeaseLostEventData, JobStartedEventData, StartedEventData, StoppedEventData)
 from .options import WorkerOptions
+from .transport import Claimed, TransportName, check_transport, liveness_every
 
 log = logging.getLogger("spooled.worker")
 JobHandler = Callable[[JobContext], Any]
 
 
 class SpooledWorker:
-    """A blocking worker for one queue. See the module docstring and WorkerOptions."""
+    """A blocking worker for one queue. See the module docstring and WorkerOptions.
+
+    transport: "rest" (default) or "grpc". With "grpc" the worker talks to `grpc_client` (a
+    SpooledGrpcClient), else to `client` itself if it is one, else to `client.grpc`; the
+    server assigns the worker id at registration (`worker_id` is ignored).
+    """
 
     def __init__(self, client: Any, queue_name: str, *, concurrency: int = 5, lease_duration: int = 30,
                  heartbeat_fraction: float = 0.5, claim_wait: float = 5.0, poll_interval: float = 1.0,
                  shutdown_timeout: float = 30.0, hostname: str | None = None, worker_id: str | None = None,
                  worker_type: str = "python", version: str = __version__, metadata: dict[str, Any] | None = None,
-                 handle_signals: bool = True, clock: Callable[[], float] = time.monotonic):
+                 handle_signals: bool = True, clock: Callable[[], float] = time.monotonic,
+                 transport: TransportName = "rest", grpc_client: Any = None):
         extra = {"hostname": hostname} if hostname is not None else {}
         self.options = WorkerOptions(
             queue_name=queue_name, concurrency=concurrency, lease_duration=lease_duration,
@@ -56,6 +69,12 @@ class SpooledWorker:
             metadata=metadata, handle_signals=handle_signals, **extra)
         self._client = client
         self._clock = clock
+        self.transport_name = check_transport(transport)
+        if transport == "grpc":
+            self._transport: Any = GrpcTransport(sync_grpc_client(client, grpc_client), self.options, clock)
+        else:
+            self._transport = RestTransport(client, self.options, clock)
+        self._worker_id: str | None = None
         self._events = EventEmitter()
         self._handler: JobHandler | None = None
         self._state = "idle"
@@ -66,7 +85,6 @@ class SpooledWorker:
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._runner: threading.Thread | None = None
-        self._wait_ms = int(self.options.claim_wait * 1000)
         self._worker_heartbeat_every = 10.0
 
     # -- public surface --
@@ -77,8 +95,8 @@ class SpooledWorker:
 
     @property
     def worker_id(self) -> str:
-        """The id this worker registers and claims under."""
-        return self.options.worker_id  # type: ignore[return-value]
+        """The id this worker claims under (over gRPC: the one the server assigned)."""
+        return self._worker_id or self.options.worker_id  # type: ignore[return-value]
 
     @property
     def active_job_count(self) -> int:
@@ -115,15 +133,13 @@ class SpooledWorker:
             raise RuntimeError("set a handler with @worker.process before start()")
         self._state, self._runner = "starting", threading.current_thread()
         try:
-            registered = self._client.workers.register({
-                "queue_name": self.options.queue_name, "hostname": self.options.hostname,
-                "worker_id": self.worker_id, "worker_type": self.options.worker_type,
-                "max_concurrency": self.options.concurrency, "metadata": self.options.metadata,
-                "version": self.options.version})
-            self._worker_heartbeat_every = max(1.0, float(registered.heartbeat_interval_secs))
+            registered = self._transport.register()
+            self._worker_id = registered.worker_id
+            self._worker_heartbeat_every = liveness_every(registered)
         except Exception as exc:
             self._state = "error"
             self._events.emit("error", ErrorEventData(exc))
+            self._transport.close()
             self._stopped.set()
             raise
         restore_signals = self._install_signal_handlers()
@@ -150,6 +166,7 @@ class SpooledWorker:
             return
         self._stop_requested.set()
         self._wake.set()
+        self._transport.interrupt()
         if self._runner is not None and threading.current_thread() is not self._runner:
             limit = timeout if timeout is not None else (
                 self.options.shutdown_timeout + self.options.claim_wait + 15)
@@ -164,9 +181,8 @@ class SpooledWorker:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            started = self._clock()
             try:
-                jobs = self._claim(free)
+                claimed = self._transport.claim(free)
                 failures = 0
             except SpooledError as exc:
                 if outcome.fatal(exc):
@@ -175,33 +191,15 @@ class SpooledWorker:
                 self._events.emit("error", ErrorEventData(exc))
                 self._stop_requested.wait(outcome.claim_backoff(self.options.poll_interval, failures))
                 continue
-            for job in jobs:
-                self._dispatch(job, started)
-            if not jobs and (self._wait_ms == 0 or self._clock() - started < self.options.claim_wait / 2):
-                # An empty answer came at once: this server does not long-poll (or another worker
-                # won the job), so wait before asking again.
-                self._stop_requested.wait(self.options.poll_interval)
+            for item in claimed[:free]:  # a transport never returns more; belt and braces
+                self._dispatch(item)
 
-    def _claim(self, limit: int) -> list[Any]:
-        params: dict[str, Any] = {"queue_name": self.options.queue_name, "worker_id": self.worker_id,
-                                  "limit": limit, "lease_duration_secs": self.options.lease_duration}
-        if self._wait_ms:
-            params["wait_ms"] = self._wait_ms
-        try:
-            return self._client.jobs.claim(params).jobs
-        except ValidationError:
-            if not self._wait_ms:
-                raise
-            # A server without long polling may refuse wait_ms: fall back to plain polling.
-            log.info("spooled: server refused wait_ms; polling every %ss instead", self.options.poll_interval)
-            self._wait_ms = 0
-            return self._claim(limit)
-
-    def _dispatch(self, job: Any, claimed_at: float) -> None:
+    def _dispatch(self, item: Claimed) -> None:
+        job = item.job
         ctx = JobContext(job_id=job.id, queue_name=job.queue_name, payload=job.payload,
                          retry_count=job.retry_count, max_retries=job.max_retries, lease_id=job.lease_id,
                          worker_id=self.worker_id)
-        lease = self._book.add(ctx, claimed_at)
+        lease = self._book.add(ctx, item.lease_started)
         self._events.emit("job:claimed", JobClaimedEventData(job.id, job.queue_name))
         threading.Thread(target=self._run, args=(lease,), name=f"spooled-job-{job.id[:8]}", daemon=True).start()
 
@@ -229,11 +227,11 @@ class SpooledWorker:
             return  # interrupted by shutdown: deregistering hands it back without using a retry
         try:
             if error is None:
-                self._client.jobs.complete(ctx.job_id, outcome.complete_params(ctx, result))
+                self._transport.complete(ctx, result)
                 self._events.emit("job:completed", JobCompletedEventData(ctx.job_id, ctx.queue_name, result))
             else:
                 message = outcome.failure_message(error)
-                answer = self._client.jobs.fail(ctx.job_id, outcome.fail_params(ctx, message))
+                answer = self._transport.fail(ctx, message)
                 self._events.emit("job:failed", JobFailedEventData(
                     ctx.job_id, ctx.queue_name, message, outcome.will_retry(answer, ctx.retry_count, ctx.max_retries)))
         except Exception as exc:  # reported, never allowed to kill the job thread
@@ -265,9 +263,7 @@ class SpooledWorker:
     def _renew(self, lease: Lease) -> None:
         sent_at = self._clock()
         try:
-            self._client.jobs.heartbeat(lease.job_id, {
-                "worker_id": self.worker_id, "lease_id": lease.ctx.lease_id,
-                "lease_duration_secs": self.options.lease_duration})
+            self._transport.renew(lease.ctx)
         except Exception as exc:  # the keeper must survive anything a single call throws
             if outcome.lease_gone(exc):
                 self._lose(lease, f"heartbeat refused: {exc}")
@@ -280,13 +276,22 @@ class SpooledWorker:
     def _report_liveness(self) -> None:
         status = "draining" if self._stop_requested.is_set() else "healthy"
         try:
-            self._client.workers.heartbeat(self.worker_id, {"current_jobs": self._book.count(), "status": status})
+            drain = self._transport.report(self._book.count(), status)
         except Exception as exc:
             self._events.emit("error", ErrorEventData(exc))
+            return
+        if drain and not self._stop_requested.is_set():
+            log.info("spooled: server asked worker %s to drain; stopping", self.worker_id)
+            self._stop_requested.set()
+            self._transport.interrupt()
 
     # -- stopping --
     def _shutdown(self, keeper: threading.Thread, reason: str) -> None:
         self._state = "stopping"
+        try:
+            self._transport.stop_receiving()
+        except Exception as exc:
+            self._events.emit("error", ErrorEventData(exc))
         for lease in self._book.all():
             lease.ctx._cancel("shutdown")
         deadline = self._clock() + self.options.shutdown_timeout
@@ -298,7 +303,11 @@ class SpooledWorker:
         self._keeper_stop.set()
         keeper.join(5)
         try:
-            self._client.workers.deregister(self.worker_id)
+            self._transport.deregister()
+        except Exception as exc:
+            self._events.emit("error", ErrorEventData(exc))
+        try:
+            self._transport.close()
         except Exception as exc:
             self._events.emit("error", ErrorEventData(exc))
         self._state = "error" if reason == "error" else "stopped"

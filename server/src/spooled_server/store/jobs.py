@@ -172,7 +172,9 @@ UPDATE jobs j SET status = 'processing', assigned_worker_id = $4, lease_id = gen
        lease_expires_at = now() + make_interval(secs => $5), started_at = now(), updated_at = now()
 FROM picked WHERE j.id = picked.id
 RETURNING j.id, j.queue_name, j.payload, j.retry_count, j.max_retries, j.timeout_seconds,
-          j.lease_expires_at, j.lease_id, j.status, j.priority, j.created_at"""
+          j.lease_expires_at, j.lease_id, j.status, j.priority, j.created_at,
+          -- for gRPC's Job message (REST picks its own fields)
+          j.started_at, j.scheduled_at, j.idempotency_key, j.last_error"""
 
 
 async def claim(conn: asyncpg.Connection, org_id: str, queue_name: str, worker_id: str,
