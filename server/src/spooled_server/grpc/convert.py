@@ -80,9 +80,17 @@ def timestamp_to_datetime(ts: timestamp_pb2.Timestamp, field: str) -> datetime:
         raise _invalid(field, "timestamp is out of range") from None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime | None) -> None:
+    """Timestamp.FromDatetime, without its calendar.timegm round trip (five per job message)."""
     if value is not None:
-        target.FromDatetime(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        delta = value - _EPOCH
+        target.seconds = delta.days * 86_400 + delta.seconds
+        target.nanos = delta.microseconds * 1000
 
 
 def job_message(row: dict[str, Any], *, org_id: str | None = None, worker_id: str | None = None) -> pb.Job:
