@@ -123,8 +123,10 @@ async def websocket_events(ws: WebSocket) -> None:
             event = await sub.get(timeout=max(next_ping - loop.time(), 0.0))
             if event is not None:
                 try:
-                    await asyncio.wait_for(send(event.json_text()), STALL_SECS)
-                except asyncio.TimeoutError:
+                    # A timer, not wait_for's extra task per event: this runs per subscriber.
+                    async with asyncio.timeout(STALL_SECS):
+                        await send(event.json_text())
+                except TimeoutError:
                     sub.cut_off()
                     return
             if loop.time() >= next_ping:
