@@ -87,6 +87,12 @@ func (s *Schema) New(name string, fields ...any) *dynamicpb.Message {
 			v = protoreflect.ValueOfBool(x)
 		case *dynamicpb.Message:
 			v = protoreflect.ValueOfMessage(x)
+		case []*dynamicpb.Message: // a repeated message field
+			list := m.Mutable(fd).List()
+			for _, item := range x {
+				list.Append(protoreflect.ValueOfMessage(item))
+			}
+			continue
 		default:
 			panic(fmt.Sprintf("unsupported value %T for %s.%v", x, name, fields[i]))
 		}
@@ -126,6 +132,11 @@ func Int64(m protoreflect.Message, field string) int64 {
 }
 
 // Sub reads a message field.
+// List returns a repeated field.
+func List(m protoreflect.Message, field string) protoreflect.List {
+	return m.Get(m.Descriptor().Fields().ByName(protoreflect.Name(field))).List()
+}
+
 func Sub(m protoreflect.Message, field string) protoreflect.Message {
 	return m.Get(m.Descriptor().Fields().ByName(protoreflect.Name(field))).Message()
 }

@@ -126,7 +126,8 @@ func (t *drainTally) finished() bool { return t.completed.Load() >= t.target }
 
 // runGrpcDrain measures the worker side over gRPC: -workers workers, each on its own
 // connection, empty a prefilled queue. -mode process: one ProcessJobs stream per worker
-// carrying dequeues of -batch and a complete per job. -mode stream: one StreamJobs stream per
+// carrying dequeues of -batch and a complete per job (process-batch: one complete_batch per
+// dequeue, the server's extension). -mode stream: one StreamJobs stream per
 // worker (registered with max_concurrency -window) plus a unary Complete per job.
 func runGrpcDrain(ctx context.Context, args []string) (any, error) {
 	var c common
@@ -134,10 +135,11 @@ func runGrpcDrain(ctx context.Context, args []string) (any, error) {
 	fs := flag.NewFlagSet("grpc-drain", flag.ContinueOnError)
 	c.register(fs, "bench-e")
 	g.register(fs)
-	mode := fs.String("mode", "process", "process (ProcessJobs: dequeue + complete on one bidi stream) or stream (StreamJobs + unary Complete)")
+	mode := fs.String("mode", "process", "process (ProcessJobs: dequeue + complete on one bidi stream), process-batch "+
+		"(the same, each dequeue's jobs completed by one complete_batch) or stream (StreamJobs + unary Complete)")
 	workers := fs.Int("workers", 4, "workers, each with its own connection and stream")
 	batch := fs.Int("batch", 100, "process mode: jobs per dequeue (1-100)")
-	streams := fs.Int("streams", 1, "process mode: ProcessJobs streams per worker (the server answers each stream's requests one at a time)")
+	streams := fs.Int("streams", 1, "process modes: ProcessJobs streams per worker")
 	window := fs.Int("window", 100, "stream mode: the workers' registered max_concurrency = unsettled jobs per stream (1-100)")
 	jobs := fs.Int64("jobs", 50000, "jobs to drain")
 	prefill := fs.Bool("prefill", false, "bulk-enqueue -jobs jobs over REST first (not timed)")
@@ -149,8 +151,8 @@ func runGrpcDrain(ctx context.Context, args []string) (any, error) {
 	if err := g.resolve(); err != nil {
 		return nil, err
 	}
-	if *mode != "process" && *mode != "stream" {
-		return nil, usagef("-mode must be process or stream, got %q", *mode)
+	if *mode != "process" && *mode != "process-batch" && *mode != "stream" {
+		return nil, usagef("-mode must be process, process-batch or stream, got %q", *mode)
 	}
 	if err := positive("workers", *workers); err != nil {
 		return nil, err
@@ -205,7 +207,7 @@ func runGrpcDrain(ctx context.Context, args []string) (any, error) {
 	var dequeueLat Recorder
 	var dequeues, empty atomic.Int64
 	switch *mode {
-	case "process":
+	case "process", "process-batch":
 		res.Batch, res.Streams = *batch, *streams
 		fmt.Fprintf(os.Stderr, "grpc-drain: %d ProcessJobs workers (%d streams each) dequeuing %d, %d jobs on queue %s\n",
 			*workers, *streams, *batch, *jobs, c.queue)
@@ -215,7 +217,7 @@ func runGrpcDrain(ctx context.Context, args []string) (any, error) {
 				wg.Add(1)
 				go func(w int) {
 					defer wg.Done()
-					pw := processWorker{schema: schema, conn: conns[w], queue: c.queue, batch: *batch,
+					pw := processWorker{batchComplete: *mode == "process-batch", schema: schema, conn: conns[w], queue: c.queue, batch: *batch,
 						worker: worker, tally: tally, dequeueLat: &dequeueLat, dequeues: &dequeues, empty: &empty}
 					if err := pw.run(runCtx); err != nil && runCtx.Err() == nil {
 						tally.errs.Add(err)
@@ -268,7 +270,7 @@ func runGrpcDrain(ctx context.Context, args []string) (any, error) {
 	res.TimedOut = errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	res.ElapsedS = seconds(end.Sub(first))
 	res.JobsPerS = perSecond(res.Completed, end.Sub(first))
-	if *mode == "process" {
+	if *mode != "stream" {
 		s := dequeueLat.Summary()
 		res.DequeueLatency, res.Dequeues, res.EmptyDequeues = &s, dequeues.Load(), empty.Load()
 	}

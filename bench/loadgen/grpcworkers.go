@@ -18,22 +18,24 @@ import (
 // lease (answered `success = false` without touching the database), whose answer marks where
 // the dequeue's jobs end. Each job is completed on the same stream as soon as it arrives, and
 // the next dequeue is sent as soon as the previous one is fully answered: requests are
-// pipelined, the server always has the next one waiting.
+// pipelined, the server always has the next one waiting. With batchComplete the jobs of a
+// dequeue are completed by one complete_batch request (the server's extension) instead.
 type processWorker struct {
-	schema     *Schema
-	conn       *GrpcConn
-	queue      string
-	worker     string
-	batch      int
-	tally      *drainTally
-	dequeueLat *Recorder
-	dequeues   *atomic.Int64
-	empty      *atomic.Int64
+	batchComplete bool
+	schema        *Schema
+	conn          *GrpcConn
+	queue         string
+	worker        string
+	batch         int
+	tally         *drainTally
+	dequeueLat    *Recorder
+	dequeues      *atomic.Int64
+	empty         *atomic.Int64
 }
 
 // expected is one request awaiting its answer, in send order.
 type expected struct {
-	kind  byte // 'd' dequeue, 'm' its end marker, 'c' complete
+	kind  byte // 'd' dequeue, 'm' its end marker, 'c' complete, 'b' complete_batch
 	jobID string
 	sent  time.Time
 }
@@ -77,6 +79,7 @@ func (p *processWorker) run(ctx context.Context) error {
 		push(marker, expected{kind: 'm'})
 	}
 
+	var toComplete []*dynamicpb.Message // batchComplete: this dequeue's completes, sent at its marker
 	sendDequeue()
 	stopping, jobsInDequeue := false, 0
 	backoff := time.Duration(0)
@@ -108,8 +111,12 @@ func (p *processWorker) run(ctx context.Context) error {
 			id := Str(job, "id")
 			p.tally.deliver(id)
 			jobsInDequeue++
-			push(s.New("ProcessRequest", "complete", s.New("CompleteRequest", "job_id", id,
-				"worker_id", p.worker, "lease_id", Str(job, "lease_id"))), expected{kind: 'c', jobID: id, sent: time.Now()})
+			complete := s.New("CompleteRequest", "job_id", id, "worker_id", p.worker, "lease_id", Str(job, "lease_id"))
+			if p.batchComplete {
+				toComplete = append(toComplete, complete)
+			} else {
+				push(s.New("ProcessRequest", "complete", complete), expected{kind: 'c', jobID: id, sent: time.Now()})
+			}
 		case "renew_lease": // the marker: the dequeue before it is fully answered
 			if head.kind == 'd' {
 				p.dequeueLat.Add(time.Since(head.sent))
@@ -120,6 +127,11 @@ func (p *processWorker) run(ctx context.Context) error {
 				return errors.New("end-of-dequeue marker answer out of order")
 			}
 			fifo = fifo[1:]
+			if len(toComplete) > 0 {
+				push(s.New("ProcessRequest", "complete_batch", s.New("CompleteBatchRequest", "jobs", toComplete)),
+					expected{kind: 'b', sent: time.Now()})
+				toComplete = nil
+			}
 			switch {
 			case p.tally.finished():
 				stopping = true
@@ -143,6 +155,25 @@ func (p *processWorker) run(ctx context.Context) error {
 			fifo = fifo[1:]
 			p.tally.completeLat.Add(time.Since(head.sent))
 			p.tally.complete()
+			if p.tally.finished() {
+				stopping = true
+			}
+		case "complete_batch":
+			if head.kind != 'b' {
+				return fmt.Errorf("a complete_batch answer arrived where a %c answer was expected", head.kind)
+			}
+			fifo = fifo[1:]
+			lat := time.Since(head.sent)
+			results := List(Sub(resp, "complete_batch"), "results")
+			for i := 0; i < results.Len(); i++ {
+				outcome := results.Get(i).Message()
+				if outcome.Get(outcome.Descriptor().Fields().ByName("success")).Bool() {
+					p.tally.completeLat.Add(lat)
+					p.tally.complete()
+				} else {
+					p.tally.errs.AddKey("process:b:" + Str(Sub(outcome, "error"), "code"))
+				}
+			}
 			if p.tally.finished() {
 				stopping = true
 			}

@@ -265,6 +265,40 @@ async def test_complete_errors(queues, org: Org):
     await expect_status(queues.Complete(big, metadata=key(org)), S.RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE")
 
 
+async def test_complete_batch_judges_each_job_alone(queues, org: Org):
+    """Extension: CompleteBatch completes what it may and says why for the rest, in order."""
+    ids = [await enqueue(queues, org, "cb", payload={"i": i}) for i in range(4)]
+    leased = {j.id: j for j in (await queues.Dequeue(pb.DequeueRequest(queue_name="cb", worker_id="w1", batch_size=4),
+                                                     metadata=key(org))).jobs}
+    good = pb.CompleteRequest(job_id=ids[0], lease_id=leased[ids[0]].lease_id)
+    good.result.update({"n": 0})
+    request = pb.CompleteBatchRequest(jobs=[
+        good,
+        pb.CompleteRequest(job_id=ids[1], lease_id="00000000-0000-4000-8000-000000000000"),  # stale
+        pb.CompleteRequest(job_id="no-such-job", worker_id="w1"),
+        pb.CompleteRequest(job_id=ids[2]),  # neither worker_id nor lease_id
+        pb.CompleteRequest(job_id=ids[3], worker_id="w1"),
+    ])
+    reply = await queues.CompleteBatch(request, metadata=key(org))
+    assert [(o.job_id, o.success, o.error.code) for o in reply.results] == [
+        (ids[0], True, ""), (ids[1], False, "LEASE_EXPIRED"), ("no-such-job", False, "NOT_FOUND"),
+        (ids[2], False, "VALIDATION_ERROR"), (ids[3], True, "")]
+    assert (reply.success_count, reply.failure_count) == (2, 3)
+    statuses = [(await org.client.get(f"/jobs/{i}")).json() for i in ids]
+    assert [j["status"] for j in statuses] == ["completed", "processing", "processing", "completed"]
+    assert statuses[0]["result"] == {"n": 0}
+    # A repeat of an applied complete is answered as before (idempotent), like Complete.
+    again = await queues.CompleteBatch(pb.CompleteBatchRequest(jobs=[good]), metadata=key(org))
+    assert again.results[0].success
+
+
+async def test_complete_batch_size_limits(queues, org: Org):
+    await expect_status(queues.CompleteBatch(pb.CompleteBatchRequest(), metadata=key(org)),
+                        S.INVALID_ARGUMENT, "VALIDATION_ERROR")
+    too_many = pb.CompleteBatchRequest(jobs=[pb.CompleteRequest(job_id=f"j{i}", worker_id="w") for i in range(101)])
+    await expect_status(queues.CompleteBatch(too_many, metadata=key(org)), S.INVALID_ARGUMENT, "VALIDATION_ERROR")
+
+
 async def test_fail_without_retry_dead_letters(queues, org: Org):
     job_id = await enqueue(queues, org, max_retries=5)
     job = await dequeue_one(queues, org)

@@ -213,6 +213,27 @@ async def test_process_jobs_pipelined_requests_are_answered_in_order(queues, org
     assert done == 32
 
 
+async def test_process_jobs_complete_batch_is_one_answer(queues, org: Org, pool):
+    """Extension: a complete_batch on the stream gets one complete_batch answer, in its place."""
+    ids = [await enqueue(queues, org, "bidi-batch") for _ in range(5)]
+    call = queues.ProcessJobs(metadata=key(org))
+    await call.write(pb.ProcessRequest(dequeue=pb.DequeueRequest(queue_name="bidi-batch", worker_id="bw",
+                                                                 batch_size=5)))
+    jobs = [(await read(call)).job for _ in range(5)]
+    batch = pb.CompleteBatchRequest(jobs=[pb.CompleteRequest(job_id=j.id, lease_id=j.lease_id) for j in jobs[:4]])
+    await call.write(pb.ProcessRequest(complete_batch=batch))
+    await call.write(pb.ProcessRequest(complete=pb.CompleteRequest(job_id=jobs[4].id, lease_id=jobs[4].lease_id)))
+    first, second = await read(call), await read(call)
+    assert first.WhichOneof("response") == "complete_batch" and second.WhichOneof("response") == "complete"
+    assert [o.success for o in first.complete_batch.results] == [True] * 4
+    await call.write(pb.ProcessRequest(complete_batch=pb.CompleteBatchRequest()))
+    assert (await read(call)).error.code == "VALIDATION_ERROR"
+    await call.done_writing()
+    assert await call.code() == S.OK
+    done = await pool.fetchval("SELECT count(*) FROM jobs WHERE id = ANY($1::text[]) AND status = 'completed'", ids)
+    assert done == 5
+
+
 async def test_process_jobs_errors_are_answers_and_the_stream_stays_open(queues, org: Org):
     job_id = await enqueue(queues, org, "bidi-errors")
     call = queues.ProcessJobs(metadata=key(org))

@@ -81,6 +81,16 @@ async def complete(client: AsyncSpooledGrpcClient, args: dict[str, Any]) -> dict
                                              lease_id=a.get("lease_id")))
 
 
+async def complete_batch(client: AsyncSpooledGrpcClient, args: dict[str, Any]) -> dict[str, Any]:
+    a = _take("CompleteBatch", args, ("jobs",), ())
+    items = []
+    for item in a["jobs"]:
+        i = _take("CompleteBatch.jobs[]", item, ("job_id",), ("worker_id", "result", "lease_id"))
+        items.append({"job_id": i["job_id"], "worker_id": i.get("worker_id") or "", "result": i.get("result"),
+                      "lease_id": i.get("lease_id")})
+    return _wire(await client.queue.complete_batch(items))
+
+
 async def fail(client: AsyncSpooledGrpcClient, args: dict[str, Any]) -> dict[str, Any]:
     a = _take("Fail", args, ("job_id",), ("worker_id", "error", "retry", "lease_id"))
     # proto3's default for retry is false (dead-letter); an absent `retry` keeps that meaning.
@@ -128,6 +138,7 @@ GRPC_OPERATIONS: dict[str, GrpcHandler] = {
     "grpc.QueueService.Enqueue": enqueue,
     "grpc.QueueService.Dequeue": dequeue,
     "grpc.QueueService.Complete": complete,
+    "grpc.QueueService.CompleteBatch": complete_batch,
     "grpc.QueueService.Fail": fail,
     "grpc.QueueService.RenewLease": renew_lease,
     "grpc.QueueService.GetJob": get_job,

@@ -10,8 +10,8 @@ import pytest
 
 from spooled import (AuthenticationError, ConflictError, LeaseExpiredError, NotFoundError, SpooledClient,
                      ValidationError)
-from spooled.grpc import (AsyncSpooledGrpcClient, GrpcCompleteRequest, GrpcDequeueRequest, ProcessRequest,
-                          SpooledGrpcClient)
+from spooled.grpc import (AsyncSpooledGrpcClient, GrpcCompleteBatchRequest, GrpcCompleteRequest, GrpcDequeueRequest,
+                          ProcessRequest, SpooledGrpcClient)
 
 from .server_fixture import LiveServer, Org
 
@@ -148,6 +148,33 @@ def test_process_jobs_stream(grpc_client: SpooledGrpcClient):
     stream.end()
     assert list(answers) == [] and ended == [True]
     assert grpc_client.queue.get_job(job_id).job.result == {"ok": True}
+
+
+def test_complete_batch_unary_and_on_the_stream(grpc_client: SpooledGrpcClient):
+    """The server's CompleteBatch extension: one outcome per job, in order, failures as outcomes."""
+    ids = [grpc_client.queue.enqueue("batch", {"n": n}).job_id for n in range(3)]
+    jobs = {j.id: j for j in grpc_client.queue.dequeue("batch", "w1", batch_size=3).jobs}
+    answer = grpc_client.queue.complete_batch([
+        GrpcCompleteRequest(ids[0], "w1", {"n": 0}, lease_id=jobs[ids[0]].lease_id),
+        {"job_id": ids[1], "lease_id": STALE_LEASE},
+    ])
+    assert [(o.job_id, o.success) for o in answer.results] == [(ids[0], True), (ids[1], False)]
+    assert answer.results[1].error.code == "LEASE_EXPIRED" and answer.results[0].error is None
+    assert (answer.success_count, answer.failure_count) == (1, 1)
+    assert isinstance(answer.results[1].error.to_exception(), LeaseExpiredError)
+
+    stream = grpc_client.queue.process_jobs()
+    answers = stream.receive()
+    stream.send(ProcessRequest(complete_batch=GrpcCompleteBatchRequest((
+        GrpcCompleteRequest(ids[1], "w1", lease_id=jobs[ids[1]].lease_id),
+        GrpcCompleteRequest(ids[2], "w1", lease_id=jobs[ids[2]].lease_id)))))
+    reply = next(answers)
+    assert reply.kind == "complete_batch" and [o.success for o in reply.complete_batch.results] == [True, True]
+    stream.end()
+    assert list(answers) == []
+    assert [grpc_client.queue.get_job(i).job.status for i in ids] == ["completed"] * 3
+    with pytest.raises(ValidationError):
+        grpc_client.queue.complete_batch([])
 
 
 async def test_async_client(org: Org, live_server: LiveServer):

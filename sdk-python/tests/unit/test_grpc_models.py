@@ -87,9 +87,16 @@ def test_process_response_from_proto():
     assert fail.kind == "fail" and fail.fail.will_retry
     error = ProcessResponse.from_proto(pb.ProcessResponse(error=pb.ErrorResponse(code="NOT_FOUND", message="m")))
     assert error.kind == "error" and error.to_wire() == {"job": None, "complete": None, "fail": None,
-                                                         "renew_lease": None,
+                                                         "renew_lease": None, "complete_batch": None,
                                                          "error": {"code": "NOT_FOUND", "message": "m"}}
     assert ProcessResponse.from_proto(pb.ProcessResponse()).kind is None
+    batch = ProcessResponse.from_proto(pb.ProcessResponse(complete_batch=pb.CompleteBatchResponse(
+        results=[pb.CompleteOutcome(job_id="a", success=True),
+                 pb.CompleteOutcome(job_id="b", error=pb.ErrorResponse(code="LEASE_EXPIRED", message="gone"))],
+        success_count=1, failure_count=1)))
+    assert batch.kind == "complete_batch"
+    assert [(o.job_id, o.success, o.error and o.error.code) for o in batch.complete_batch.results] == [
+        ("a", True, None), ("b", False, "LEASE_EXPIRED")]
 
 
 @pytest.mark.parametrize("address, host, port", [

@@ -12,11 +12,11 @@ from ._status import error_from_code, error_from_rpc
 from .aio import (AsyncGrpcQueueService, AsyncGrpcWorkersService, AsyncJobStream, AsyncProcessJobsStream,
                   AsyncSpooledGrpcClient)
 from .client import GrpcQueueService, GrpcWorkersService, JobStream, ProcessJobsStream, SpooledGrpcClient
-from .models import (GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
+from .models import (GrpcCompleteBatchResponse, GrpcCompleteOutcome, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
                      GrpcErrorResponse, GrpcFailResponse, GrpcGetJobResponse, GrpcHeartbeatResponse, GrpcJob,
                      GrpcQueueStats, GrpcRegisterWorkerResponse, GrpcRenewLeaseResponse, ProcessResponse,
                      StreamOptions)
-from .requests import (GrpcCompleteRequest, GrpcDequeueRequest, GrpcEnqueueRequest, GrpcFailRequest,
+from .requests import (GrpcCompleteBatchRequest, GrpcCompleteRequest, GrpcDequeueRequest, GrpcEnqueueRequest, GrpcFailRequest,
                        GrpcHeartbeatRequest, GrpcRegisterWorkerRequest, GrpcRenewLeaseRequest, ProcessRequest)
 
 __all__ = [
@@ -24,7 +24,8 @@ __all__ = [
     "AsyncGrpcQueueService", "AsyncGrpcWorkersService", "JobStream", "ProcessJobsStream", "AsyncJobStream",
     "AsyncProcessJobsStream", "StreamOptions", "ProcessRequest", "ProcessResponse", "GrpcJob",
     "GrpcEnqueueRequest", "GrpcEnqueueResponse", "GrpcDequeueRequest", "GrpcDequeueResponse",
-    "GrpcCompleteRequest", "GrpcCompleteResponse", "GrpcFailRequest", "GrpcFailResponse",
+    "GrpcCompleteRequest", "GrpcCompleteResponse", "GrpcCompleteBatchRequest", "GrpcCompleteBatchResponse",
+    "GrpcCompleteOutcome", "GrpcFailRequest", "GrpcFailResponse",
     "GrpcRenewLeaseRequest", "GrpcRenewLeaseResponse", "GrpcGetJobResponse", "GrpcQueueStats",
     "GrpcRegisterWorkerRequest", "GrpcRegisterWorkerResponse", "GrpcHeartbeatRequest", "GrpcHeartbeatResponse",
     "GrpcDeregisterResponse", "GrpcErrorResponse", "error_from_rpc", "error_from_code",

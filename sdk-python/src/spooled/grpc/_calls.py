@@ -9,10 +9,10 @@ from typing import Any, Callable
 
 from .._version import __version__
 from ..generated import spooled_pb2 as pb
-from .models import (GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
+from .models import (GrpcCompleteBatchResponse, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
                      GrpcFailResponse, GrpcGetJobResponse, GrpcHeartbeatResponse, GrpcQueueStats,
                      GrpcRegisterWorkerResponse, GrpcRenewLeaseResponse)
-from .requests import (GrpcCompleteRequest, GrpcDequeueRequest, GrpcEnqueueRequest, GrpcFailRequest,
+from .requests import (GrpcCompleteBatchRequest, GrpcCompleteRequest, GrpcDequeueRequest, GrpcEnqueueRequest, GrpcFailRequest,
                        GrpcHeartbeatRequest, GrpcRegisterWorkerRequest, GrpcRenewLeaseRequest)
 
 
@@ -43,6 +43,15 @@ def dequeue(queue_name: str, worker_id: str, *, batch_size: int = 1, lease_durat
 def complete(job_id: str, worker_id: str, result: dict[str, Any] | None = None, *, lease_id: str | None = None) -> Call:
     request = GrpcCompleteRequest(job_id, worker_id, result=result, lease_id=lease_id)
     return Call("queue", "Complete", request.to_proto(), GrpcCompleteResponse.from_proto)
+
+
+def complete_batch(jobs: list[GrpcCompleteRequest | dict[str, Any]]) -> Call:
+    """Items are GrpcCompleteRequest or dicts of its fields (job_id, worker_id, result, lease_id)."""
+    items = [job if isinstance(job, GrpcCompleteRequest) else GrpcCompleteRequest(
+        job_id=job["job_id"], worker_id=job.get("worker_id") or "", result=job.get("result"),
+        lease_id=job.get("lease_id")) for job in jobs]
+    return Call("queue", "CompleteBatch", GrpcCompleteBatchRequest(tuple(items)).to_proto(),
+                GrpcCompleteBatchResponse.from_proto)
 
 
 def fail(job_id: str, worker_id: str, error: str, *, retry: bool = True, lease_id: str | None = None) -> Call:

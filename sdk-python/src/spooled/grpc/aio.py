@@ -20,10 +20,10 @@ from . import _calls
 from ._channel import ChannelConfig, state_name
 from ._status import error_from_rpc
 from .client import _cancelled, _notify, _to_proto
-from .models import (GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
+from .models import (GrpcCompleteBatchResponse, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
                      GrpcFailResponse, GrpcGetJobResponse, GrpcHeartbeatResponse, GrpcJob, GrpcQueueStats,
                      GrpcRegisterWorkerResponse, GrpcRenewLeaseResponse, ProcessResponse, StreamOptions)
-from .requests import ProcessRequest
+from .requests import GrpcCompleteRequest, ProcessRequest
 
 
 class AsyncJobStream:
@@ -144,6 +144,10 @@ class AsyncGrpcQueueService:
                        lease_id: str | None = None) -> GrpcCompleteResponse:
         """Complete."""
         return await self._client._unary(_calls.complete(job_id, worker_id, result, lease_id=lease_id))
+
+    async def complete_batch(self, jobs: list[GrpcCompleteRequest | dict[str, Any]]) -> GrpcCompleteBatchResponse:
+        """CompleteBatch (a server extension)."""
+        return await self._client._unary(_calls.complete_batch(jobs))
 
     async def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool = True,
                    lease_id: str | None = None) -> GrpcFailResponse:

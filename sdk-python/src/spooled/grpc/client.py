@@ -26,10 +26,10 @@ from ..generated import spooled_pb2_grpc as pb_grpc
 from . import _calls
 from ._channel import ChannelConfig, state_name
 from ._status import error_from_rpc
-from .models import (GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
+from .models import (GrpcCompleteBatchResponse, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
                      GrpcFailResponse, GrpcGetJobResponse, GrpcHeartbeatResponse, GrpcJob, GrpcQueueStats,
                      GrpcRegisterWorkerResponse, GrpcRenewLeaseResponse, ProcessResponse, StreamOptions)
-from .requests import ProcessRequest
+from .requests import GrpcCompleteRequest, ProcessRequest
 
 _END = object()
 
@@ -179,6 +179,11 @@ class GrpcQueueService:
                  lease_id: str | None = None) -> GrpcCompleteResponse:
         """Complete: a stale lease raises LeaseExpiredError (a ConflictError)."""
         return self._client._unary(_calls.complete(job_id, worker_id, result, lease_id=lease_id))
+
+    def complete_batch(self, jobs: list[GrpcCompleteRequest | dict[str, Any]]) -> GrpcCompleteBatchResponse:
+        """CompleteBatch (a server extension): up to 100 completes, each judged alone; a stale
+        lease or unknown job is that item's outcome, not an exception."""
+        return self._client._unary(_calls.complete_batch(jobs))
 
     def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool = True,
              lease_id: str | None = None) -> GrpcFailResponse:

@@ -23,7 +23,7 @@ def _wire(value: Any) -> Any:
         return iso(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_wire(v) for v in value]
     return value
 
@@ -215,6 +215,34 @@ class GrpcErrorResponse(_Wire):
         return error_from_code(self.code, self.message)
 
 
+@dataclass(frozen=True)
+class GrpcCompleteOutcome(_Wire):
+    """One job's outcome in a CompleteBatch answer; `error` is set when success is False."""
+
+    job_id: str
+    success: bool
+    error: GrpcErrorResponse | None = None
+
+    @classmethod
+    def from_proto(cls, m: pb.CompleteOutcome) -> "GrpcCompleteOutcome":
+        error = GrpcErrorResponse(code=m.error.code, message=m.error.message) if m.HasField("error") else None
+        return cls(job_id=m.job_id, success=m.success, error=error)
+
+
+@dataclass(frozen=True)
+class GrpcCompleteBatchResponse(_Wire):
+    """CompleteBatch (a server extension): one outcome per job, in request order."""
+
+    results: tuple[GrpcCompleteOutcome, ...] = ()
+    success_count: int = 0
+    failure_count: int = 0
+
+    @classmethod
+    def from_proto(cls, m: pb.CompleteBatchResponse) -> "GrpcCompleteBatchResponse":
+        return cls(results=tuple(GrpcCompleteOutcome.from_proto(r) for r in m.results),
+                   success_count=m.success_count, failure_count=m.failure_count)
+
+
 # -- streams ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StreamOptions:
@@ -235,11 +263,12 @@ class ProcessResponse(_Wire):
     fail: GrpcFailResponse | None = None
     renew_lease: GrpcRenewLeaseResponse | None = None
     error: GrpcErrorResponse | None = None
+    complete_batch: GrpcCompleteBatchResponse | None = None
 
     @property
     def kind(self) -> str | None:
-        """job, complete, fail, renew_lease or error (None for an empty message)."""
-        for name in ("job", "complete", "fail", "renew_lease", "error"):
+        """job, complete, fail, renew_lease, error or complete_batch (None for an empty message)."""
+        for name in ("job", "complete", "fail", "renew_lease", "error", "complete_batch"):
             if getattr(self, name) is not None:
                 return name
         return None
@@ -257,4 +286,6 @@ class ProcessResponse(_Wire):
             return cls(renew_lease=GrpcRenewLeaseResponse.from_proto(m.renew_lease))
         if kind == "error":
             return cls(error=GrpcErrorResponse(code=m.error.code, message=m.error.message))
+        if kind == "complete_batch":
+            return cls(complete_batch=GrpcCompleteBatchResponse.from_proto(m.complete_batch))
         return cls()

@@ -131,30 +131,49 @@ class GrpcHeartbeatRequest:
 
 
 
+@dataclass(frozen=True)
+class GrpcCompleteBatchRequest:
+    """CompleteBatchRequest (a server extension): up to 100 completes judged one by one."""
+
+    jobs: tuple[GrpcCompleteRequest, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "jobs", tuple(self.jobs))
+        for job in self.jobs:
+            if not isinstance(job, GrpcCompleteRequest):
+                raise TypeError("GrpcCompleteBatchRequest.jobs must hold GrpcCompleteRequest items")
+
+    def to_proto(self) -> pb.CompleteBatchRequest:
+        return pb.CompleteBatchRequest(jobs=[job.to_proto() for job in self.jobs])
+
+
 _REQUEST_KINDS = {"dequeue": GrpcDequeueRequest, "complete": GrpcCompleteRequest, "fail": GrpcFailRequest,
-                  "renew_lease": GrpcRenewLeaseRequest}
+                  "renew_lease": GrpcRenewLeaseRequest, "complete_batch": GrpcCompleteBatchRequest}
 
 
 @dataclass(frozen=True)
 class ProcessRequest:
-    """One message of a ProcessJobs stream: set exactly one of the four."""
+    """One message of a ProcessJobs stream: set exactly one field (complete_batch is a server
+    extension, answered by one complete_batch response)."""
 
     dequeue: GrpcDequeueRequest | None = None
     complete: GrpcCompleteRequest | None = None
     fail: GrpcFailRequest | None = None
     renew_lease: GrpcRenewLeaseRequest | None = None
+    complete_batch: GrpcCompleteBatchRequest | None = None
 
     def __post_init__(self) -> None:
         given = [name for name in _REQUEST_KINDS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError("a ProcessRequest sets exactly one of dequeue, complete, fail, renew_lease")
+            raise ValueError("a ProcessRequest sets exactly one of dequeue, complete, fail, renew_lease, "
+                             "complete_batch")
         for name in given:
             if not isinstance(getattr(self, name), _REQUEST_KINDS[name]):
                 raise TypeError(f"ProcessRequest.{name} must be a {_REQUEST_KINDS[name].__name__}")
 
     @property
     def kind(self) -> str:
-        """Which request this is: dequeue, complete, fail or renew_lease."""
+        """Which request this is: dequeue, complete, fail, renew_lease or complete_batch."""
         return next(name for name in _REQUEST_KINDS if getattr(self, name) is not None)
 
     def to_proto(self) -> pb.ProcessRequest:

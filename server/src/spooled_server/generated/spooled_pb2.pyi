@@ -144,6 +144,32 @@ class CompleteResponse(_message.Message):
     success: bool
     def __init__(self, success: _Optional[bool] = ...) -> None: ...
 
+class CompleteBatchRequest(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[CompleteRequest]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[CompleteRequest, _Mapping]]] = ...) -> None: ...
+
+class CompleteBatchResponse(_message.Message):
+    __slots__ = ("results", "success_count", "failure_count")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CompleteOutcome]
+    success_count: int
+    failure_count: int
+    def __init__(self, results: _Optional[_Iterable[_Union[CompleteOutcome, _Mapping]]] = ..., success_count: _Optional[int] = ..., failure_count: _Optional[int] = ...) -> None: ...
+
+class CompleteOutcome(_message.Message):
+    __slots__ = ("job_id", "success", "error")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    success: bool
+    error: ErrorResponse
+    def __init__(self, job_id: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[_Union[ErrorResponse, _Mapping]] = ...) -> None: ...
+
 class FailRequest(_message.Message):
     __slots__ = ("job_id", "worker_id", "error", "retry", "lease_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -239,30 +265,34 @@ class StreamJobsRequest(_message.Message):
     def __init__(self, queue_name: _Optional[str] = ..., worker_id: _Optional[str] = ..., lease_duration_secs: _Optional[int] = ...) -> None: ...
 
 class ProcessRequest(_message.Message):
-    __slots__ = ("dequeue", "complete", "fail", "renew_lease")
+    __slots__ = ("dequeue", "complete", "fail", "renew_lease", "complete_batch")
     DEQUEUE_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     FAIL_FIELD_NUMBER: _ClassVar[int]
     RENEW_LEASE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_BATCH_FIELD_NUMBER: _ClassVar[int]
     dequeue: DequeueRequest
     complete: CompleteRequest
     fail: FailRequest
     renew_lease: RenewLeaseRequest
-    def __init__(self, dequeue: _Optional[_Union[DequeueRequest, _Mapping]] = ..., complete: _Optional[_Union[CompleteRequest, _Mapping]] = ..., fail: _Optional[_Union[FailRequest, _Mapping]] = ..., renew_lease: _Optional[_Union[RenewLeaseRequest, _Mapping]] = ...) -> None: ...
+    complete_batch: CompleteBatchRequest
+    def __init__(self, dequeue: _Optional[_Union[DequeueRequest, _Mapping]] = ..., complete: _Optional[_Union[CompleteRequest, _Mapping]] = ..., fail: _Optional[_Union[FailRequest, _Mapping]] = ..., renew_lease: _Optional[_Union[RenewLeaseRequest, _Mapping]] = ..., complete_batch: _Optional[_Union[CompleteBatchRequest, _Mapping]] = ...) -> None: ...
 
 class ProcessResponse(_message.Message):
-    __slots__ = ("job", "complete", "fail", "renew_lease", "error")
+    __slots__ = ("job", "complete", "fail", "renew_lease", "error", "complete_batch")
     JOB_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     FAIL_FIELD_NUMBER: _ClassVar[int]
     RENEW_LEASE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_BATCH_FIELD_NUMBER: _ClassVar[int]
     job: Job
     complete: CompleteResponse
     fail: FailResponse
     renew_lease: RenewLeaseResponse
     error: ErrorResponse
-    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., complete: _Optional[_Union[CompleteResponse, _Mapping]] = ..., fail: _Optional[_Union[FailResponse, _Mapping]] = ..., renew_lease: _Optional[_Union[RenewLeaseResponse, _Mapping]] = ..., error: _Optional[_Union[ErrorResponse, _Mapping]] = ...) -> None: ...
+    complete_batch: CompleteBatchResponse
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., complete: _Optional[_Union[CompleteResponse, _Mapping]] = ..., fail: _Optional[_Union[FailResponse, _Mapping]] = ..., renew_lease: _Optional[_Union[RenewLeaseResponse, _Mapping]] = ..., error: _Optional[_Union[ErrorResponse, _Mapping]] = ..., complete_batch: _Optional[_Union[CompleteBatchResponse, _Mapping]] = ...) -> None: ...
 
 class ErrorResponse(_message.Message):
     __slots__ = ("code", "message")

@@ -12,7 +12,8 @@ from contextlib import aclosing
 from typing import AsyncIterator
 
 from ..api.fields import check_queue_name
-from ..errors import AccessDenied, LeaseExpired, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from ..errors import (AccessDenied, DomainError, LeaseExpired, NotFound, PayloadTooLarge, ServiceUnavailable,
+                      ValidationFailed)
 from ..generated import spooled_pb2 as pb
 from ..generated import spooled_pb2_grpc as pb_grpc
 from ..services import jobs, queue_stats
@@ -30,6 +31,8 @@ from .status import domain_error, server_stream, unary
 # keeps its jobs under this (always at least one) and hands the rest straight back.
 DEQUEUE_RESPONSE_BUDGET = 4 * 1024 * 1024 - 64 * 1024
 MAX_RESULT_BYTES = 1024 * 1024
+# CompleteBatch (and ProcessJobs complete_batch) takes at most this many jobs, like REST's.
+MAX_BATCH_COMPLETES = 100
 # ProcessJobs requests of one stream worked on at once (their answers still go out in order).
 PROCESS_PIPELINE_DEPTH = 256
 
@@ -85,6 +88,11 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
     async def Complete(self, request: pb.CompleteRequest, context) -> pb.CompleteResponse:
         who = await authenticate(self.core, context)
         return await self._complete(who, request)
+
+    @unary
+    async def CompleteBatch(self, request: pb.CompleteBatchRequest, context) -> pb.CompleteBatchResponse:
+        who = await authenticate(self.core, context)
+        return await self._complete_batch(who, request)
 
     @unary
     async def Fail(self, request: pb.FailRequest, context) -> pb.FailResponse:
@@ -181,7 +189,9 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
                 return [pb.ProcessResponse(fail=await self._fail(who, request.fail))]
             if kind == "renew_lease":
                 return [pb.ProcessResponse(renew_lease=await self._renew(who, request.renew_lease))]
-            raise ValidationFailed("A ProcessRequest must set dequeue, complete, fail or renew_lease")
+            if kind == "complete_batch":
+                return [pb.ProcessResponse(complete_batch=await self._complete_batch(who, request.complete_batch))]
+            raise ValidationFailed("A ProcessRequest must set dequeue, complete, fail, renew_lease or complete_batch")
         except Exception as exc:
             error = domain_error(exc)
             return [pb.ProcessResponse(error=pb.ErrorResponse(code=error.code, message=error.message))]
@@ -231,16 +241,54 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
     async def _complete(self, who: Caller, request: pb.CompleteRequest) -> pb.CompleteResponse:
         fence = rq.fence(request.worker_id, request.lease_id)
         job_id = _job_id(request.job_id)
-        result = struct_to_json(request.result, "result") if request.HasField("result") else None
-        if result is not None:
-            size = jobs.payload_size(result)
-            if size > MAX_RESULT_BYTES:
-                raise PayloadTooLarge(f"Result is {size} bytes; the limit is {MAX_RESULT_BYTES} bytes",
-                                      {"field": "result", "size": size, "limit": MAX_RESULT_BYTES})
+        result = self._result(request)
         await jobs.complete(self.core, who.org_id, job_id, worker_id=fence.worker_id,
                             lease_id=fence.lease_id, result=result)
         self.settles.notify(who.org_id)
         return pb.CompleteResponse(success=True)
+
+    async def _complete_batch(self, who: Caller, request: pb.CompleteBatchRequest) -> pb.CompleteBatchResponse:
+        """Each item is judged as Complete would judge it and gets its own outcome, in order; the
+        valid ones go to the group commit together."""
+        if not 1 <= len(request.jobs) <= MAX_BATCH_COMPLETES:
+            raise ValidationFailed("Validation failed", [{
+                "field": "jobs", "message": f"send 1 to {MAX_BATCH_COMPLETES} jobs", "code": "invalid"}])
+        outcomes: list[pb.CompleteOutcome | None] = []
+        items, positions = [], []
+        for item in request.jobs:
+            try:
+                fence = rq.fence(item.worker_id, item.lease_id)
+                job_id = _job_id(item.job_id)
+                result = self._result(item)
+            except DomainError as err:
+                outcomes.append(pb.CompleteOutcome(job_id=item.job_id, success=False,
+                                                   error=pb.ErrorResponse(code=err.code, message=err.message)))
+                continue
+            positions.append(len(outcomes))
+            outcomes.append(None)
+            items.append({"job_id": job_id, "worker_id": fence.worker_id, "lease_id": fence.lease_id,
+                          "result": result})
+        if items:
+            for at, outcome in zip(positions, await jobs.complete_batch(self.core, who.org_id, items)):
+                error = outcome["error"]
+                outcomes[at] = pb.CompleteOutcome(
+                    job_id=outcome["job_id"], success=outcome["success"],
+                    error=pb.ErrorResponse(code=error["code"], message=error["message"]) if error else None)
+            self.settles.notify(who.org_id)
+        ok = sum(1 for o in outcomes if o.success)
+        return pb.CompleteBatchResponse(results=outcomes, success_count=ok, failure_count=len(outcomes) - ok)
+
+    @staticmethod
+    def _result(request: pb.CompleteRequest) -> dict | None:
+        """A complete's result as JSON, within MAX_RESULT_BYTES (None when not sent)."""
+        if not request.HasField("result"):
+            return None
+        result = struct_to_json(request.result, "result")
+        size = jobs.payload_size(result)
+        if size > MAX_RESULT_BYTES:
+            raise PayloadTooLarge(f"Result is {size} bytes; the limit is {MAX_RESULT_BYTES} bytes",
+                                  {"field": "result", "size": size, "limit": MAX_RESULT_BYTES})
+        return result
 
     async def _fail(self, who: Caller, request: pb.FailRequest) -> pb.FailResponse:
         fence = rq.fence(request.worker_id, request.lease_id)
