@@ -4,61 +4,14 @@ per real transition, and only for the organization that changed."""
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import orjson
-import pytest
 
-from conftest import start_server, stop_server, wait_until
-from spooled_server.services.organizations import create_with_key
-from test_webhooks_out import create_hook, fresh_database, verify
-from webhook_receiver import Receiver
+from conftest import wait_until
+# The loopback-enabled server, its database and the receiver of the outgoing-webhook tests.
+from test_webhooks_out import create_hook, loop_db, loop_server, new_org, receiver, verify  # noqa: F401
 
 EVENTS = ["queue.paused", "queue.resumed", "worker.registered", "worker.deregistered", "schedule.triggered"]
-
-
-@pytest.fixture(scope="module")
-async def events_db(postgres_url: str):
-    from spooled_server import db
-    url = await fresh_database(postgres_url)
-    pool = await db.create_pool(url, 3)
-    yield url, pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-def events_server(events_db):
-    srv = start_server(events_db[0], SPOOLED_WEBHOOK_ALLOW_LOOPBACK="true",
-                       SPOOLED_WEBHOOK_DISPATCH_INTERVAL_SECS="0.2", SPOOLED_SCHEDULER_INTERVAL_SECS="0.2")
-    yield srv
-    stop_server(srv)
-
-
-@pytest.fixture
-async def receiver():
-    r = await Receiver().start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
-async def new_client(events_db, events_server):
-    clients = []
-
-    async def factory() -> httpx.AsyncClient:
-        slug = f"e-{uuid.uuid4().hex[:12]}"
-        async with events_db[1].acquire() as conn:
-            created = await create_with_key(conn, name=slug, slug=slug, plan_tier="enterprise",
-                                            billing_email=None, production=False)
-        client = httpx.AsyncClient(base_url=events_server.url + "/api/v1", timeout=30,
-                                   headers={"Authorization": f"Bearer {created['api_key']['key']}"})
-        clients.append(client)
-        return client
-
-    yield factory
-    for c in clients:
-        await c.aclose()
 
 
 async def deliveries(client: httpx.AsyncClient, hook_id: str) -> list[dict]:
@@ -67,8 +20,8 @@ async def deliveries(client: httpx.AsyncClient, hook_id: str) -> list[dict]:
     return r.json()
 
 
-async def test_queue_pause_and_resume_are_delivered_once_per_transition(new_client, receiver):
-    client = await new_client()
+async def test_queue_pause_and_resume_are_delivered_once_per_transition(new_org, receiver):
+    _, client = await new_org()
     hook = await create_hook(client, url=receiver.url, secret="q-secret", events=["queue.paused", "queue.resumed"])
     assert (await client.post("/queues/mail/pause", json={"reason": "maintenance"})).status_code == 200
     # Pausing a paused queue is not a second transition; resuming twice neither.
@@ -90,8 +43,8 @@ async def test_queue_pause_and_resume_are_delivered_once_per_transition(new_clie
     assert all(verify(r, "q-secret") for r in receiver.requests)
 
 
-async def test_worker_register_and_deregister_are_delivered(new_client, receiver):
-    client = await new_client()
+async def test_worker_register_and_deregister_are_delivered(new_org, receiver):
+    _, client = await new_org()
     hook = await create_hook(client, url=receiver.url, events=["worker.registered", "worker.deregistered"])
     r = await client.post("/workers/register", json={"queue_name": "mail", "hostname": "box-1"})
     assert r.status_code in (200, 201), r.text
@@ -110,8 +63,8 @@ async def test_worker_register_and_deregister_are_delivered(new_client, receiver
     assert len(await deliveries(client, hook["id"])) == 2
 
 
-async def test_schedule_fires_and_manual_triggers_are_delivered(new_client, receiver):
-    client = await new_client()
+async def test_schedule_fires_and_manual_triggers_are_delivered(new_org, receiver):
+    _, client = await new_org()
     await create_hook(client, url=receiver.url, events=["schedule.triggered"])
     r = await client.post("/schedules", json={"name": "tick", "cron_expression": "* * * * * *",
                                               "queue_name": "ticks", "payload_template": {"n": 1}})
@@ -138,8 +91,8 @@ async def test_schedule_fires_and_manual_triggers_are_delivered(new_client, rece
     assert manual_event["job_id"] == triggered["job_id"] and manual_event["schedule_id"] == schedule_id
 
 
-async def test_other_organizations_events_are_not_delivered(new_client, receiver):
-    watcher, other = await new_client(), await new_client()
+async def test_other_organizations_events_are_not_delivered(new_org, receiver):
+    (_, watcher), (_, other) = await new_org(), await new_org()
     hook = await create_hook(watcher, url=receiver.url, events=EVENTS)
     await other.post("/queues/mail/pause", json={})
     await other.post("/workers/register", json={"queue_name": "mail", "hostname": "elsewhere"})

@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import ADMIN_KEY, assert_error, start_server, stop_server, wait_until
+from conftest import assert_error, start_server, stop_server, wait_until
 from spooled_server import db
 from spooled_server.loops.webhook_dispatcher import WebhookDispatcher
 from spooled_server.services import webhook_signing

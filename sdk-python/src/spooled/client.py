@@ -339,15 +339,16 @@ class AsyncSpooledClient(_ClientBase):
         from .realtime import SpooledRealtime
 
         token: str | None = self._creds.api_key
-        provider = None
+        provider: Callable[[], str] | None = None
         if self._creds.uses_jwt:
             token = await self.get_jwt_token()
             loop = asyncio.get_running_loop()
 
-            def provider() -> str:
+            def mint() -> str:
                 # Runs on the realtime thread; the token is minted on the loop this client lives on.
                 return asyncio.run_coroutine_threadsafe(self.get_jwt_token(), loop).result(
                     self._options.timeout * 2)
+            provider = mint
 
         return SpooledRealtime(self._realtime_options(type, auto_reconnect, max_reconnect_attempts,
                                                       reconnect_delay, max_reconnect_delay, token, provider))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 from spooled import AsyncSpooledClient, SpooledClient, SpooledWorker
 from spooled.worker import AsyncSpooledWorker
 
+from .async_worker_run import complete_jobs
 from .conftest import wait_for
 from .server_fixture import Org
 
@@ -161,24 +161,7 @@ async def test_async_worker_end_to_end(org: Org, live_server):
         ids = [(await client.jobs.create({"queue_name": "aio", "payload": {"n": n}})).id for n in range(5)]
         worker = AsyncSpooledWorker(client, "aio", concurrency=3, claim_wait=1, poll_interval=0.1,
                                     handle_signals=False)
-        done: list[str] = []
-        all_done = asyncio.Event()
-
-        @worker.on("job:completed")
-        def record(event):
-            done.append(event.job_id)
-            if len(done) == len(ids):
-                all_done.set()
-
-        @worker.process
-        async def handle(ctx):
-            await asyncio.sleep(0)
-            return {"n": ctx.payload["n"]}
-
-        runner = asyncio.create_task(worker.start())
-        await asyncio.wait_for(all_done.wait(), DEADLINE)
-        await asyncio.wait_for(worker.stop(), DEADLINE)
-        await runner
+        done = await complete_jobs(worker, len(ids))
         assert sorted(done) == sorted(ids)
         results = [(await client.jobs.get(i)).result for i in ids]
         assert results == [{"n": n} for n in range(5)]

@@ -11,6 +11,7 @@ from spooled import AsyncSpooledClient, SpooledClient, SpooledWorker
 from spooled.grpc import AsyncSpooledGrpcClient, SpooledGrpcClient
 from spooled.worker import AsyncSpooledWorker
 
+from .async_worker_run import complete_jobs
 from .conftest import wait_for
 from .server_fixture import LiveServer, Org
 
@@ -169,24 +170,7 @@ async def test_async_grpc_worker(org: Org, live_server: LiveServer):
         ids = [(await aio.queue.enqueue("aio-grpc", {"n": n})).job_id for n in range(6)]
         worker = AsyncSpooledWorker(rest, "aio-grpc", concurrency=3, handle_signals=False, transport="grpc",
                                     grpc_client=aio)
-        done: list[str] = []
-        all_done = asyncio.Event()
-
-        @worker.on("job:completed")
-        def record(event):
-            done.append(event.job_id)
-            if len(done) == len(ids):
-                all_done.set()
-
-        @worker.process
-        async def handle(ctx):
-            await asyncio.sleep(0)
-            return {"n": ctx.payload["n"]}
-
-        runner = asyncio.create_task(worker.start())
-        await asyncio.wait_for(all_done.wait(), DEADLINE)
-        await asyncio.wait_for(worker.stop(), DEADLINE)
-        await runner
+        done = await complete_jobs(worker, len(ids))
         assert sorted(done) == sorted(ids)
         assert [(await rest.jobs.get(i)).result for i in ids] == [{"n": n} for n in range(6)]
         assert (await rest.workers.get(worker.worker_id)).status == "offline"

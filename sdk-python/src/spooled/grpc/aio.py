@@ -19,22 +19,19 @@ from ..generated import spooled_pb2_grpc as pb_grpc
 from . import _calls
 from ._channel import ChannelConfig, state_name
 from ._status import error_from_rpc
-from .client import _cancelled, _notify, _to_proto
+from .client import _notify, _StreamState, _to_proto
 from .models import (GrpcCompleteBatchResponse, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
                      GrpcFailResponse, GrpcGetJobResponse, GrpcHeartbeatResponse, GrpcJob, GrpcQueueStats,
                      GrpcRegisterWorkerResponse, GrpcRenewLeaseResponse, ProcessResponse, StreamOptions)
 from .requests import GrpcCompleteRequest, ProcessRequest
 
 
-class AsyncJobStream:
+class AsyncJobStream(_StreamState):
     """StreamJobs as an async iterable of GrpcJob; cancel() ends it quietly."""
 
     def __init__(self, call: Any, options: StreamOptions | None, timeout: float | None):
+        super().__init__(options, timeout)
         self._call = call
-        self._options = options or StreamOptions()
-        self._timeout = timeout
-        self._cancelled = False
-        self._ended = False
 
     async def __aiter__(self) -> AsyncIterator[GrpcJob]:
         _notify(self._options.on_connected)
@@ -46,15 +43,10 @@ class AsyncJobStream:
                 return
             raise
         except grpc.RpcError as exc:
-            if self._cancelled and _cancelled(exc):
-                return
-            error = error_from_rpc(exc, timeout=self._timeout)
-            _notify(self._options.on_error, error)
-            raise error from exc
+            if (error := self._failure(exc)) is not None:
+                raise error from exc
         finally:
-            if not self._ended:
-                self._ended = True
-                _notify(self._options.on_end)
+            self._end()
 
     def cancel(self) -> None:
         """Ends the stream; jobs already leased stay leased until settled or expired."""
@@ -62,21 +54,16 @@ class AsyncJobStream:
         self._call.cancel()
 
 
-class AsyncProcessJobsStream:
+class AsyncProcessJobsStream(_StreamState):
     """ProcessJobs on asyncio: await send(), async-iterate receive(), await end(), cancel()."""
 
     def __init__(self, call: Any, options: StreamOptions | None, timeout: float | None):
+        super().__init__(options, timeout)
         self._call = call
-        self._options = options or StreamOptions()
-        self._timeout = timeout
-        self._cancelled = False
-        self._ended = False
         _notify(self._options.on_connected)
 
     def _raise(self, exc: grpc.RpcError) -> None:
-        error = error_from_rpc(exc, timeout=self._timeout)
-        _notify(self._options.on_error, error)
-        raise error from exc
+        raise self._report(exc) from exc
 
     async def send(self, request: ProcessRequest | pb.ProcessRequest) -> None:
         """Sends one request (waits for flow control, not for the answer)."""
@@ -105,13 +92,10 @@ class AsyncProcessJobsStream:
                 return
             raise
         except grpc.RpcError as exc:
-            if self._cancelled and _cancelled(exc):
-                return
-            self._raise(exc)
+            if (error := self._failure(exc)) is not None:
+                raise error from exc
         finally:
-            if not self._ended:
-                self._ended = True
-                _notify(self._options.on_end)
+            self._end()
 
     def cancel(self) -> None:
         """Aborts the call at once."""

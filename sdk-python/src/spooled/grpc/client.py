@@ -53,16 +53,42 @@ def _cancelled(error: grpc.RpcError) -> bool:
         return False
 
 
-class JobStream:
-    """The jobs StreamJobs leases to one worker, as they become ready. Iterate it for GrpcJob;
-    cancel() ends it (iteration then stops quietly). A broken stream raises its SpooledError."""
+class _StreamState:
+    """What every stream (sync and async, StreamJobs and ProcessJobs) tracks: its callbacks,
+    whether the caller cancelled it, and whether on_end has been called."""
 
-    def __init__(self, call: Any, options: StreamOptions | None, timeout: float | None):
-        self._call = call
+    def __init__(self, options: StreamOptions | None, timeout: float | None):
         self._options = options or StreamOptions()
         self._timeout = timeout
         self._cancelled = False
         self._ended = False
+
+    def _failure(self, exc: grpc.RpcError) -> Exception | None:
+        """The SpooledError to raise for a broken call (on_error told), or None when the caller's
+        own cancel() ended it."""
+        if self._cancelled and _cancelled(exc):
+            return None
+        return self._report(exc)
+
+    def _report(self, exc: grpc.RpcError) -> Exception:
+        """`exc` as its SpooledError, after telling on_error."""
+        error = error_from_rpc(exc, timeout=self._timeout)
+        _notify(self._options.on_error, error)
+        return error
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            _notify(self._options.on_end)
+
+
+class JobStream(_StreamState):
+    """The jobs StreamJobs leases to one worker, as they become ready. Iterate it for GrpcJob;
+    cancel() ends it (iteration then stops quietly). A broken stream raises its SpooledError."""
+
+    def __init__(self, call: Any, options: StreamOptions | None, timeout: float | None):
+        super().__init__(options, timeout)
+        self._call = call
 
     def __iter__(self) -> Iterator[GrpcJob]:
         _notify(self._options.on_connected)
@@ -70,18 +96,10 @@ class JobStream:
             for message in self._call:
                 yield GrpcJob.from_proto(message)
         except grpc.RpcError as exc:
-            if self._cancelled and _cancelled(exc):
-                return
-            error = error_from_rpc(exc, timeout=self._timeout)
-            _notify(self._options.on_error, error)
-            raise error from exc
+            if (error := self._failure(exc)) is not None:
+                raise error from exc
         finally:
             self._end()
-
-    def _end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            _notify(self._options.on_end)
 
     def cancel(self) -> None:
         """Ends the stream; jobs already leased stay leased until completed, failed or expired."""
@@ -95,18 +113,15 @@ class JobStream:
         self.cancel()
 
 
-class ProcessJobsStream:
+class ProcessJobsStream(_StreamState):
     """One ProcessJobs call: send() requests, iterate receive() for the answers, in order. A
     dequeue is answered by one `job` per leased job (none when nothing is ready); complete,
     fail and renew_lease by exactly one answer each; a failed request by `error`."""
 
     def __init__(self, stub: pb_grpc.QueueServiceStub, metadata: Any, timeout: float | None,
                  options: StreamOptions | None):
+        super().__init__(options, timeout)
         self._outbox: queue_module.Queue[Any] = queue_module.Queue()
-        self._options = options or StreamOptions()
-        self._timeout = timeout
-        self._cancelled = False
-        self._ended = False
         self._call = stub.ProcessJobs(self._requests(), metadata=metadata, timeout=timeout)
         _notify(self._options.on_connected)
 
@@ -131,15 +146,10 @@ class ProcessJobsStream:
             for message in self._call:
                 yield ProcessResponse.from_proto(message)
         except grpc.RpcError as exc:
-            if self._cancelled and _cancelled(exc):
-                return
-            error = error_from_rpc(exc, timeout=self._timeout)
-            _notify(self._options.on_error, error)
-            raise error from exc
+            if (error := self._failure(exc)) is not None:
+                raise error from exc
         finally:
-            if not self._ended:
-                self._ended = True
-                _notify(self._options.on_end)
+            self._end()
 
     def cancel(self) -> None:
         """Aborts the call at once."""
