@@ -7,9 +7,8 @@ Jobs arrive on QueueService.StreamJobs rather than ProcessJobs, because on our s
   which leaves a client unable to tell "nothing ready" from "answer still coming".
 - StreamJobs applies back-pressure: it keeps at most the worker's registered max_concurrency
   jobs unsettled, which is exactly the worker's concurrency.
-- ProcessJobs answers one request at a time in order, so settling N concurrent jobs over it
-  would serialize them; unary Complete/Fail/RenewLease run concurrently (and wake the stream's
-  window at once when they settle a job).
+- Settling is unary Complete/Fail/RenewLease: each running job settles on its own, concurrently,
+  and a settle reaching the stream's server process frees the stream's window at once.
 
 A reader (thread, or task for the async worker) moves stream messages into a local inbox;
 claim() takes at most `limit` from it, so the worker never runs more than its concurrency even
