@@ -24,16 +24,28 @@ from ._retry import RetryConfig
 from ._transport import AsyncTransport, SyncTransport, TransportOptions
 from ._version import __version__
 from .config import SpooledClientConfig, derive_ws_url
-from .resources import (AdminResource, ApiKeysResource, AsyncHealthResource, AsyncJobsResource, AuthResource,
-                        BillingResource, DashboardResource, HealthResource, IngestResource, JobsResource,
-                        MetricsResource, OrganizationsResource, QueuesResource, SchedulesResource,
-                        WebhooksResource, WorkersResource, WorkflowsResource)
+from . import resources as r
 
 if TYPE_CHECKING:
     from .grpc import SpooledGrpcClient
     from .realtime import SpooledRealtime
 
 __all__ = ["SpooledClient", "AsyncSpooledClient", "SpooledClientConfig", "create_client", "create_async_client"]
+
+# Each client's resources: attribute -> class (the async client's coroutine twins).
+SYNC_RESOURCES: dict[str, type] = {
+    "jobs": r.JobsResource, "queues": r.QueuesResource, "workers": r.WorkersResource,
+    "schedules": r.SchedulesResource, "workflows": r.WorkflowsResource, "webhooks": r.WebhooksResource,
+    "ingest": r.IngestResource, "api_keys": r.ApiKeysResource, "organizations": r.OrganizationsResource,
+    "auth": r.AuthResource, "health": r.HealthResource, "metrics": r.MetricsResource,
+    "dashboard": r.DashboardResource, "admin": r.AdminResource, "billing": r.BillingResource}
+ASYNC_RESOURCES: dict[str, type] = {
+    "jobs": r.AsyncJobsResource, "queues": r.AsyncQueuesResource, "workers": r.AsyncWorkersResource,
+    "schedules": r.AsyncSchedulesResource, "workflows": r.AsyncWorkflowsResource,
+    "webhooks": r.AsyncWebhooksResource, "ingest": r.AsyncIngestResource, "api_keys": r.AsyncApiKeysResource,
+    "organizations": r.AsyncOrganizationsResource, "auth": r.AsyncAuthResource, "health": r.AsyncHealthResource,
+    "metrics": r.AsyncMetricsResource, "dashboard": r.AsyncDashboardResource, "admin": r.AsyncAdminResource,
+    "billing": r.AsyncBillingResource}
 
 # The port of the server's gRPC listener; `client.grpc` pairs it with the host of base_url.
 GRPC_PORT = 50051
@@ -154,23 +166,10 @@ class _ClientBase:
             reconnect_delay=reconnect_delay, max_reconnect_delay=max_reconnect_delay, debug=self._debug,
             token_provider=token_provider, headers=dict(self._options.headers), user_agent=self._options.user_agent)
 
-    def _wire_resources(self, jobs: Any, health: Any) -> None:
-        t = self._transport
-        self.jobs = jobs
-        self.queues = QueuesResource(t)
-        self.workers = WorkersResource(t)
-        self.schedules = SchedulesResource(t)
-        self.workflows = WorkflowsResource(t)
-        self.webhooks = WebhooksResource(t)
-        self.ingest = IngestResource(t)
-        self.api_keys = ApiKeysResource(t)
-        self.organizations = OrganizationsResource(t)
-        self.auth = AuthResource(t)
-        self.health = health
-        self.metrics = MetricsResource(t)
-        self.dashboard = DashboardResource(t)
-        self.admin = AdminResource(t)
-        self.billing = BillingResource(t)
+    def _wire_resources(self, resources: dict[str, type]) -> None:
+        """One instance of each resource class (attribute name -> class) on this transport."""
+        for attribute, resource in resources.items():
+            setattr(self, attribute, resource(self._transport))
 
     @property
     def base_url(self) -> str:
@@ -240,7 +239,7 @@ class SpooledClient(_ClientBase):
         self._configure_from(s)
         self._transport = SyncTransport(self._options, self._creds, http_client=s["http_client"],
                                         sleep=s["sleep"] or time.sleep)
-        self._wire_resources(JobsResource(self._transport), HealthResource(self._transport))
+        self._wire_resources(SYNC_RESOURCES)
 
     def get_jwt_token(self, *, force_refresh: bool = False) -> str:
         """A JWT access token for this client (for realtime connections): the one in use when the
@@ -314,7 +313,7 @@ class AsyncSpooledClient(_ClientBase):
         self._configure_from(s)
         kwargs: dict[str, Any] = {"sleep": s["sleep"]} if s["sleep"] is not None else {}
         self._transport = AsyncTransport(self._options, self._creds, http_client=s["http_client"], **kwargs)
-        self._wire_resources(AsyncJobsResource(self._transport), AsyncHealthResource(self._transport))
+        self._wire_resources(ASYNC_RESOURCES)
 
     async def get_jwt_token(self, *, force_refresh: bool = False) -> str:
         """See SpooledClient.get_jwt_token."""

@@ -145,3 +145,33 @@ def test_exports():
         assert name in spooled.__all__
     with pytest.raises(AttributeError):
         spooled.NoSuchThing  # noqa: B018
+
+
+def test_async_client_resources_are_coroutine_twins():
+    """Every public resource method of the async client is a coroutine function (nested
+    resources too), under the Async*Resource names Spooled's SDK exports."""
+    import inspect
+
+    from spooled import resources
+    from spooled.client import ASYNC_RESOURCES, SYNC_RESOURCES
+
+    client = AsyncSpooledClient(API_KEY, base_url=BASE)
+    targets = [getattr(client, name) for name in ASYNC_RESOURCES] + [client.jobs.dlq, client.workflows.jobs]
+    for resource in targets:
+        assert type(resource).__name__.startswith("Async"), type(resource)
+        public = [m for m in dir(resource) if not m.startswith("_") and callable(getattr(resource, m))]
+        assert public, type(resource)
+        for name in public:
+            assert inspect.iscoroutinefunction(getattr(resource, name)), f"{type(resource).__name__}.{name}"
+    for name, sync_class in SYNC_RESOURCES.items():
+        twin = getattr(resources, "Async" + sync_class.__name__)
+        assert issubclass(twin, sync_class) and ASYNC_RESOURCES[name] is twin
+    sync = SpooledClient(API_KEY, base_url=BASE)
+    assert not inspect.iscoroutinefunction(sync.queues.get) and type(sync.jobs.dlq).__name__ == "DlqResource"
+    sync.close()
+
+
+async def test_async_twin_awaits_the_transport(respx_mock):
+    respx_mock.get(f"{BASE}/api/v1/queues").respond(200, json=[])
+    async with AsyncSpooledClient(API_KEY, base_url=BASE) as client:
+        assert await client.queues.list() == []

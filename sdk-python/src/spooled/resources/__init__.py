@@ -8,7 +8,7 @@ from .dashboard import DashboardResource
 from .dlq import DlqResource
 from .health import AsyncHealthResource, HealthResource
 from .ingest import IngestResource
-from .jobs import AsyncJobsResource, JobsResource
+from .jobs import AsyncDlqResource, AsyncJobsResource, JobsResource
 from .metrics import MetricsResource
 from .organizations import OrganizationsResource
 from .queues import QueuesResource
@@ -16,10 +16,30 @@ from .schedules import SchedulesResource
 from .webhooks import WebhooksResource
 from .workers import WorkersResource
 from .workflows import WorkflowJobsResource, WorkflowsResource
+from .async_twins import async_twin
+
+AsyncAdminResource = async_twin(AdminResource)
+AsyncApiKeysResource = async_twin(ApiKeysResource)
+AsyncAuthResource = async_twin(AuthResource)
+AsyncBillingResource = async_twin(BillingResource)
+AsyncDashboardResource = async_twin(DashboardResource)
+AsyncIngestResource = async_twin(IngestResource)
+AsyncMetricsResource = async_twin(MetricsResource)
+AsyncOrganizationsResource = async_twin(OrganizationsResource)
+AsyncQueuesResource = async_twin(QueuesResource)
+AsyncSchedulesResource = async_twin(SchedulesResource)
+AsyncWebhooksResource = async_twin(WebhooksResource)
+AsyncWorkersResource = async_twin(WorkersResource)
+AsyncWorkflowJobsResource = async_twin(WorkflowJobsResource)
+AsyncWorkflowsResource = async_twin(WorkflowsResource, {"jobs": AsyncWorkflowJobsResource})
 
 __all__ = [
     "AdminResource", "ApiKeysResource", "AuthResource", "BillingResource", "DashboardResource", "DlqResource",
     "HealthResource", "AsyncHealthResource", "IngestResource", "JobsResource", "AsyncJobsResource",
     "MetricsResource", "OrganizationsResource", "QueuesResource", "SchedulesResource", "WebhooksResource",
     "WorkersResource", "WorkflowJobsResource", "WorkflowsResource",
+    "AsyncAdminResource", "AsyncApiKeysResource", "AsyncAuthResource", "AsyncBillingResource",
+    "AsyncDashboardResource", "AsyncDlqResource", "AsyncIngestResource", "AsyncMetricsResource",
+    "AsyncOrganizationsResource", "AsyncQueuesResource", "AsyncSchedulesResource", "AsyncWebhooksResource",
+    "AsyncWorkersResource", "AsyncWorkflowJobsResource", "AsyncWorkflowsResource",
 ]

@@ -6,6 +6,7 @@ from .._wire import Call, model_reader, read_nothing
 from ..errors import SpooledError
 from ..generated.models import HealthResponse
 from ._base import Resource
+from .async_twins import async_twin
 
 
 def _probe(route: str) -> Call[None]:
@@ -37,7 +38,7 @@ class HealthResource(Resource):
             return False
 
 
-class AsyncHealthResource(HealthResource):
+class AsyncHealthResource(async_twin(HealthResource)):  # type: ignore[misc]
     """The async twin."""
 
     async def liveness(self) -> bool:  # type: ignore[override]

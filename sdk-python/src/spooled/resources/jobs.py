@@ -21,6 +21,7 @@ from ..generated.models import (AddDependenciesRequest, AddDependenciesResponse,
                                 FailJobResponse, Job, JobDependencies, JobHeartbeatRequest, JobHeartbeatResponse,
                                 JobStats, JobStatusEntry, JobSummary, SuccessResponse)
 from ._base import Params, Resource
+from .async_twins import async_twin
 from .dlq import DlqResource
 
 LIST_QUERY = frozenset({"queue_name", "status", "tag", "limit", "offset", "order_by", "order_dir"})
@@ -161,8 +162,12 @@ class JobsResource(Resource):
         return Call("GET", path("/jobs/status"), list_reader(JobStatusEntry), query={"ids": ",".join(ids)})
 
 
-class AsyncJobsResource(JobsResource):
-    """The async twin: the same methods, each to be awaited."""
+AsyncDlqResource = async_twin(DlqResource)
+
+
+class AsyncJobsResource(async_twin(JobsResource, {"dlq": AsyncDlqResource})):  # type: ignore[misc]
+    """The async twin: the same methods, each to be awaited; these two make more than one
+    request (or none), so they are written out."""
 
     async def create_and_get(self, params: Params) -> Job:  # type: ignore[override]
         created = await self.create(params)  # type: ignore[misc]
