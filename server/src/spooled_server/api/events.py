@@ -164,7 +164,12 @@ class SharedQueueCounts:
             return await asyncio.wait_for(store.queue_counts(conn, org_id, queue_name), 10)
 
 
-_queue_counts = SharedQueueCounts()
+def queue_counts_of(request: Request) -> SharedQueueCounts:
+    """The application's shared counts (one per app: its futures belong to its event loop)."""
+    state = request.app.state
+    if getattr(state, "queue_counts", None) is None:
+        state.queue_counts = SharedQueueCounts()
+    return state.queue_counts
 
 
 @router.get("/queues/{queue_name}")
@@ -173,11 +178,12 @@ async def queue_events(request: Request, queue_name: str) -> StreamingResponse:
     caller = await realtime_caller(request)
     hub = hub_of(request)
     pool = core_of(request).pool
+    counts_cache = queue_counts_of(request)
     sub = hub.subscribe(caller.org_id, queue=queue_name)
 
     async def stats() -> str | None:
         try:
-            counts = await _queue_counts.get(pool, caller.org_id, queue_name)
+            counts = await counts_cache.get(pool, caller.org_id, queue_name)
         except (asyncio.TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return None
         return frame(message("QueueStats", queue_name=queue_name, **counts), "queue.stats")
