@@ -12,11 +12,14 @@ from conftest import Org
 
 async def test_r9_concurrent_duplicates_make_one_job(org: Org, make_org, pool, base_url):
     other = await make_org()
-    # Separate connections so requests really race inside the server.
+    # Separate connections so requests really race inside the server. A fresh client per round:
+    # reusing the previous round's keep-alive connections could pick one the server is closing
+    # for idleness (uvicorn's 5 s keep-alive) when a loaded round runs long, a client-side race
+    # that says nothing about idempotency.
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base_url + "/api/v1", limits=limits, timeout=60,
-                                 headers={"Authorization": f"Bearer {org.api_key}"}) as client:
-        for _round in range(5):
+    for _round in range(5):
+        async with httpx.AsyncClient(base_url=base_url + "/api/v1", limits=limits, timeout=60,
+                                     headers={"Authorization": f"Bearer {org.api_key}"}) as client:
             key = f"race-{uuid.uuid4()}"
             body = {"queue_name": "race", "payload": {"k": key}, "idempotency_key": key}
             singles = [client.post("/jobs", json=body) for _ in range(200)]
