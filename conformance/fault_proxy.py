@@ -23,6 +23,8 @@ server, unless the current fault mode says otherwise. A second port takes contro
 Each forwarded request uses its own upstream connection (`Connection: close`), and the answer is
 re-framed with Content-Length, so client keep-alive works whatever the upstream does. Streaming
 answers (SSE) are buffered until the upstream closes them, so streams do not go through this proxy.
+An upstream that cannot be reached, closes early or answers something unparsable gives the client
+a 502 `BAD_GATEWAY` saying why; a client request with unparsable framing gets a 400.
 
 Run:  fault_proxy.py --upstream http://127.0.0.1:8080 [--listen 127.0.0.1:0] [--control 127.0.0.1:0]
 It prints one JSON line with the bound `proxy_url` and `control_url`, then serves until SIGINT/SIGTERM.
@@ -48,6 +50,10 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401
 
 class BadRequest(Exception):
     """The client sent something this proxy cannot parse."""
+
+
+class BadAnswer(Exception):
+    """The upstream answered something this proxy cannot parse."""
 
 
 @dataclass
@@ -211,9 +217,11 @@ class FaultProxy:
             await asyncio.sleep(fault.ms / 1000)
         try:
             status, headers, body = await self._forward(request)
-        except OSError:
-            await write_response(writer, 502, {"Content-Type": "application/json"},
-                                 b'{"code":"BAD_GATEWAY","message":"upstream unreachable"}',
+        except (OSError, EOFError, BadAnswer) as err:
+            # Unreachable, closed early (IncompleteReadError is an EOFError) or unparsable: the
+            # client hears a 502 with the reason, never a dropped connection.
+            message = json.dumps({"code": "BAD_GATEWAY", "message": f"upstream: {str(err) or type(err).__name__}"})
+            await write_response(writer, 502, {"Content-Type": "application/json"}, message.encode(),
                                  keep_alive=False)
             return False
         self.stats.forwarded += 1
@@ -263,7 +271,13 @@ def _parse_headers(lines: list[str]) -> list[tuple[str, str]]:
 
 async def _read_body(reader: asyncio.StreamReader, headers: list[tuple[str, str]],
                      until_eof: bool) -> bytes:
-    lookup = {k.lower(): v for k, v in headers}
+    try:
+        return await _read_framed_body(reader, {k.lower(): v for k, v in headers}, until_eof)
+    except (ValueError, asyncio.LimitOverrunError) as err:  # a size that is not a number, a huge chunk line
+        raise BadRequest(f"bad body framing: {err}") from err
+
+
+async def _read_framed_body(reader: asyncio.StreamReader, lookup: dict[str, str], until_eof: bool) -> bytes:
     if "chunked" in lookup.get("transfer-encoding", "").lower():
         chunks = []
         while True:
@@ -300,13 +314,19 @@ async def read_request(reader: asyncio.StreamReader,
 
 
 async def read_response(reader: asyncio.StreamReader, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    lines = await _read_head(reader)
-    if lines is None:
-        raise ConnectionError("upstream closed without answering")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = _parse_headers(lines[1:])
-    no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
-    body = b"" if no_body else await _read_body(reader, headers, until_eof=True)
+    try:
+        lines = await _read_head(reader)
+        if lines is None:
+            raise ConnectionError("upstream closed without answering")
+        try:
+            status = int(lines[0].split(" ", 2)[1])
+        except (IndexError, ValueError) as err:
+            raise BadRequest(f"bad status line {lines[0][:100]!r}") from err
+        headers = _parse_headers(lines[1:])
+        no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
+        body = b"" if no_body else await _read_body(reader, headers, until_eof=True)
+    except BadRequest as err:  # the parsers' error, but here the upstream is at fault
+        raise BadAnswer(str(err)) from err
     return status, headers, body
 
 

@@ -26,7 +26,20 @@ async def upstream(reader, writer):
         return
 
 
-async def scenario(check):
+async def garbled_upstream(reader, writer):
+    """Answers with a head the proxy cannot parse, or a body cut short, depending on the path."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    if " /garbled " in head:
+        writer.write(b"NONSENSE\r\n\r\n")
+    elif " /chunked " in head:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+    else:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+    await writer.drain()
+    writer.close()
+
+
+async def scenario(check, upstream=upstream):
     up = await asyncio.start_server(upstream, "127.0.0.1", 0)
     proxy = FaultProxy(f"http://127.0.0.1:{up.sockets[0].getsockname()[1]}")
     front = await asyncio.start_server(proxy.handle_client, "127.0.0.1", 0)
@@ -89,4 +102,29 @@ def test_bad_control_requests():
         assert (await admin.post("/control", json={"mode": "explode"})).status_code == 400
         assert (await admin.post("/control", json={"mode": "fail_next", "count": -1})).status_code == 400
         assert (await admin.get("/nowhere")).status_code == 404
+    asyncio.run(scenario(check))
+
+
+def test_unusable_upstream_answers_are_502():
+    async def check(http, admin):
+        for path in ("/garbled", "/chunked", "/short"):
+            answer = await http.get(path)
+            assert answer.status_code == 502, path
+            assert answer.json()["code"] == "BAD_GATEWAY"
+            assert answer.json()["message"].startswith("upstream: ")
+        stats = (await admin.get("/control/stats")).json()
+        assert stats["requests"] == 3 and stats["forwarded"] == 0
+    asyncio.run(scenario(check, garbled_upstream))
+
+
+def test_bad_request_framing_is_400():
+    async def check(http, admin):
+        port = int(str(http.base_url).rsplit(":", 1)[1].rstrip("/"))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 2.0)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        assert b"bad body framing" in answer
     asyncio.run(scenario(check))
