@@ -87,7 +87,7 @@ class ScenarioRun:
             await self._cleanup()
 
     async def _cleanup(self) -> None:
-        for stream, handle in self.streams.values():
+        for _, handle in self.streams.values():
             try:
                 await self.driver.unsubscribe(handle)
             except Exception:  # noqa: BLE001 - cleanup must not hide the verdict

@@ -126,7 +126,7 @@ def _operator(op: str, arg: Any, actual: Any, path: str) -> list[str]:
             return [f"{path}: $contains needs an array, got {_show(actual)}"]
         wanted = arg if isinstance(arg, list) else [arg]
         problems = []
-        for i, sub in enumerate(wanted):
+        for sub in wanted:
             if not any(not match(sub, item, path) for item in actual):
                 problems.append(f"{path}: no element matches {_show(sub)} in {_show(actual)}")
         return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,5 @@ class Outcome:
     def describe(self) -> str:
         if self.error is not None:
             return f"error {self.error.describe()}"
-        import json
         text = json.dumps(self.result, default=str)
         return f"status {self.status} result {text[:300]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ class Scenario:
     client_features: list[str]
     entities: dict[str, Any]
     steps: list[dict]
-    raw: dict = field(repr=False, default_factory=dict)
 
     @property
     def uses_proxy(self) -> bool:
@@ -117,7 +116,7 @@ def load_scenarios(root: Path, name_filter: str | None = None) -> list[Scenario]
         _check_references(data, path)
         scenario = Scenario(name=data["name"], path=path, description=data["description"], area=data["area"],
                             requires=list(data["requires"]), client_features=list(data.get("client_features") or []),
-                            entities=dict(data.get("entities") or {}), steps=list(data["steps"]), raw=data)
+                            entities=dict(data.get("entities") or {}), steps=list(data["steps"]))
         if name_filter and not selected(scenario.name, name_filter):
             continue
         scenarios.append(scenario)

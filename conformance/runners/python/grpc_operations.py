@@ -17,13 +17,8 @@ import re
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
+from operations import CannotSend
 from spooled.grpc import AsyncSpooledGrpcClient
-
-try:  # the runner's own "cannot make this request" signal, when run beside operations.py
-    from operations import CannotSend
-except ImportError:  # pragma: no cover - imported on its own
-    class CannotSend(Exception):  # type: ignore[no-redef]
-        """The SDK has no way to make the request the scenario asks for."""
 
 GrpcHandler = Callable[[AsyncSpooledGrpcClient, dict[str, Any]], Awaitable[Any]]
 
@@ -41,11 +36,9 @@ def _take(op: str, args: dict[str, Any], required: tuple[str, ...], optional: tu
     unknown = sorted(set(given) - set(required) - set(optional))
     if unknown:
         raise CannotSend(f"{op} has no field(s) {unknown}")
-    missing = [name for name in required if name not in given]
-    if missing:
+    for name in required:
         # proto3 has no "missing": an absent field is its zero value, which the server judges.
-        for name in missing:
-            given[name] = ""
+        given.setdefault(name, "")
     return given
 
 
