@@ -105,9 +105,7 @@ func runGrpcLatency(ctx context.Context, args []string) (any, error) {
 	// samples measure a wake-up and not a claim that happened to be starting anyway.
 	time.Sleep(time.Second)
 
-	var toDelivery, enqueue Recorder
-	lost := 0
-	prog := StartProgress("grpc-latency", "samples", int64(*samples))
+	run := latencySamples{warmup: *warmup, prog: StartProgress("grpc-latency", "samples", int64(*samples))}
 	for i := 0; i < *warmup+*samples && ctx.Err() == nil; i++ {
 		req := schema.New("EnqueueRequest", "queue_name", c.queue)
 		SetStruct(req, "payload", map[string]any{"seq": i})
@@ -119,46 +117,22 @@ func runGrpcLatency(ctx context.Context, args []string) (any, error) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		jobID := Str(out, "job_id")
-		// The delivery may arrive before the Enqueue answer; anything else on the channel is a
-		// late delivery of a job already counted as lost.
-		var got *delivery
-		deadline := time.After(*pickupTimeout)
-	wait:
-		for {
-			select {
-			case d := <-delivered:
-				if d.id == jobID {
-					got = &d
-					break wait
-				}
-			case <-deadline:
-				break wait
-			case <-ctx.Done():
-				break wait
-			}
-		}
-		if i >= *warmup {
-			enqueue.Add(lat)
-			if got != nil {
-				toDelivery.Add(got.arrived.Sub(sent))
-				prog.Add(1)
-			} else if ctx.Err() == nil {
-				lost++
-			}
-		}
+		// The delivery may arrive before the Enqueue answer: it waits on the channel.
+		d, ok := awaitJob(ctx, delivered, Str(out, "job_id"), func(d delivery) string { return d.id }, *pickupTimeout)
+		run.record(ctx, i, lat, d.arrived.Sub(sent), ok)
 		if *interval > 0 {
 			time.Sleep(*interval/2 + rand.N(*interval))
 		}
 	}
-	prog.Stop()
+	run.prog.Stop()
 	stopStreams()
 	wg.Wait()
 
+	toDelivery := run.measured.Summary()
 	return grpcLatencyResult{
 		Scenario: "grpc-latency", Queue: c.queue, Workers: *workers, IntervalMS: ms(*interval),
-		Warmup: *warmup, Samples: toDelivery.Summary().Count, Lost: lost,
-		EnqueueToDelivery: toDelivery.Summary(), EnqueueLatency: enqueue.Summary(),
+		Warmup: *warmup, Samples: toDelivery.Count, Lost: run.lost,
+		EnqueueToDelivery: toDelivery, EnqueueLatency: run.enqueue.Summary(),
 		Errors: errs.Snapshot(), ErrorCount: errs.Total(),
 	}, nil
 }

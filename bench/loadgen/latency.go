@@ -89,9 +89,7 @@ func runLatency(ctx context.Context, args []string) (any, error) {
 	// measure a wake-up and not a claim that happened to be starting anyway.
 	time.Sleep(500 * time.Millisecond)
 
-	var toClaim, enqueue Recorder
-	lost := 0
-	prog := StartProgress("latency", "samples", int64(*samples))
+	run := latencySamples{warmup: *warmup, prog: StartProgress("latency", "samples", int64(*samples))}
 	prefix := []byte(`{"queue_name":` + strconv.Quote(c.queue) + `,"payload":{"t_ns":`)
 	for i := 0; i < *warmup+*samples && ctx.Err() == nil; i++ {
 		sent := time.Now()
@@ -106,45 +104,21 @@ func runLatency(ctx context.Context, args []string) (any, error) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		// Wait for this job's pickup; anything else on the channel is a late pickup of a job
-		// already counted as lost.
-		var got *pickup
-		deadline := time.After(*pickupTimeout)
-	wait:
-		for {
-			select {
-			case p := <-picked:
-				if p.id == out.ID {
-					got = &p
-					break wait
-				}
-			case <-deadline:
-				break wait
-			case <-ctx.Done():
-				break wait
-			}
-		}
-		if i >= *warmup {
-			enqueue.Add(lat)
-			if got != nil {
-				toClaim.Add(got.latency)
-				prog.Add(1)
-			} else if ctx.Err() == nil {
-				lost++
-			}
-		}
+		p, ok := awaitJob(ctx, picked, out.ID, func(p pickup) string { return p.id }, *pickupTimeout)
+		run.record(ctx, i, lat, p.latency, ok)
 		if rest := *interval - time.Since(sent); rest > 0 {
 			time.Sleep(rest)
 		}
 	}
-	prog.Stop()
+	run.prog.Stop()
 	stopClaimers()
 	wg.Wait()
 
+	toClaim := run.measured.Summary()
 	return latencyResult{
 		Scenario: "latency", Queue: c.queue, Claimers: *claimers, WaitMS: *waitMS,
-		IntervalMS: ms(*interval), Warmup: *warmup, Samples: toClaim.Summary().Count, Lost: lost,
-		EnqueueToClaim: toClaim.Summary(), EnqueueLatency: enqueue.Summary(),
+		IntervalMS: ms(*interval), Warmup: *warmup, Samples: toClaim.Count, Lost: run.lost,
+		EnqueueToClaim: toClaim, EnqueueLatency: run.enqueue.Summary(),
 		ClaimErrors: claimErrs.Snapshot(), OtherErrors: otherErrs.Snapshot(),
 		ErrorCount: claimErrs.Total() + otherErrs.Total(),
 	}, nil
