@@ -131,12 +131,17 @@ func Int64(m protoreflect.Message, field string) int64 {
 	return m.Get(m.Descriptor().Fields().ByName(protoreflect.Name(field))).Int()
 }
 
-// Sub reads a message field.
+// Bool reads a bool field.
+func Bool(m protoreflect.Message, field string) bool {
+	return m.Get(m.Descriptor().Fields().ByName(protoreflect.Name(field))).Bool()
+}
+
 // List returns a repeated field.
 func List(m protoreflect.Message, field string) protoreflect.List {
 	return m.Get(m.Descriptor().Fields().ByName(protoreflect.Name(field))).List()
 }
 
+// Sub reads a message field.
 func Sub(m protoreflect.Message, field string) protoreflect.Message {
 	return m.Get(m.Descriptor().Fields().ByName(protoreflect.Name(field))).Message()
 }
@@ -227,8 +232,7 @@ func (g *GrpcConn) Stream(ctx context.Context, desc *grpc.StreamDesc, method str
 func GrpcPreflight(ctx context.Context, s *Schema, conn *GrpcConn, addr, queue string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out := dynamicpb.NewMessage(s.msgs["GetQueueStatsResponse"])
-	_, err := conn.Call(ctx, queueService+"GetQueueStats", s.New("GetQueueStatsRequest", "queue_name", queue), out)
+	_, err := fetchQueueCounts(ctx, s, conn, queue)
 	switch status.Code(err) {
 	case codes.OK:
 		return nil

@@ -167,7 +167,7 @@ func (p *processWorker) run(ctx context.Context) error {
 			results := List(Sub(resp, "complete_batch"), "results")
 			for i := 0; i < results.Len(); i++ {
 				outcome := results.Get(i).Message()
-				if outcome.Get(outcome.Descriptor().Fields().ByName("success")).Bool() {
+				if Bool(outcome, "success") {
 					p.tally.completeLat.Add(lat)
 					p.tally.complete()
 				} else {
