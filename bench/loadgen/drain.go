@@ -74,9 +74,16 @@ type batchCompleteItem struct {
 	Result  any    `json:"result"`
 }
 
+// batchCompleteAnswer judges each job on its own: a failed item (NOT_FOUND, LEASE_EXPIRED)
+// is an error of the run even though the request answered 200.
 type batchCompleteAnswer struct {
+	Results []struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	} `json:"results"`
 	SuccessCount int64 `json:"success_count"`
-	FailureCount int64 `json:"failure_count"`
 }
 
 func mustJSON(v any) []byte {
@@ -194,6 +201,16 @@ func runDrain(ctx context.Context, args []string) (any, error) {
 						continue
 					}
 					completeLat.Add(lat)
+					for _, item := range out.Results {
+						if item.Success {
+							continue
+						}
+						code := "unknown"
+						if item.Error != nil {
+							code = item.Error.Code
+						}
+						completeErrs.AddKey("batch:" + code)
+					}
 					prog.Add(out.SuccessCount)
 					if completed.Add(out.SuccessCount) >= *jobs {
 						finishedAt.CompareAndSwap(0, time.Now().UnixNano())
