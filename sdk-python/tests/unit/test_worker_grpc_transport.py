@@ -314,3 +314,30 @@ async def test_async_worker_reconnects_and_loses_refused_leases():
     assert [c[0] for c in fake.sent("complete")] == ["ok"] and fake.sent("fail") == []
     assert fake.sent("deregister") == ["srv-1"] and fake.streams[1].cancelled
     assert worker.state == "stopped"
+
+
+class StructOnlyGrpc(FakeGrpc):
+    """Builds the real CompleteRequest, so a result a protobuf Struct cannot hold fails as it does
+    against a server."""
+
+    def _complete(self, job_id, worker_id, result, *, lease_id):
+        from spooled.grpc import GrpcCompleteRequest
+        GrpcCompleteRequest(job_id, worker_id, result=result, lease_id=lease_id).to_proto()
+        super()._complete(job_id, worker_id, result, lease_id=lease_id)
+
+
+def test_a_result_grpc_cannot_carry_fails_the_job_instead_of_leaving_it_to_expire():
+    fake = StructOnlyGrpc()
+    worker = make_worker(fake)
+    failed: list[Any] = []
+    reported = threading.Event()
+    worker.on("job:failed", lambda e: (failed.append(e), reported.set()))
+    worker.process(lambda ctx: ["not", "an", "object"])
+    thread = run(worker)
+    assert fake.opened.acquire(timeout=DEADLINE)
+    fake.streams[0].items.put(job("a"))
+    assert reported.wait(DEADLINE)
+    worker.stop()
+    thread.join(DEADLINE)
+    assert fake.sent("complete") == [] and fake.sent("fail") == [("a", "lease-a", True)]
+    assert "must be a dict" in failed[0].error

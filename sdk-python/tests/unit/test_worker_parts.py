@@ -102,3 +102,11 @@ def test_context_signal_and_reason():
     assert c.cancelled and c.cancel_reason == "lease_lost"
     c.progress(150, "almost")
     c.log("warn", "careful", {"k": 1})
+
+
+def test_results_over_grpc_must_be_objects():
+    assert outcome.unserializable([1, 2]) is None and outcome.unserializable("done") is None
+    assert outcome.unserializable({"ok": True}, object_only=True) is None
+    assert outcome.unserializable(None, object_only=True) is None
+    assert "must be a dict" in outcome.unserializable([1, 2], object_only=True)
+    assert "not JSON-serializable" in outcome.unserializable({"x": object()}, object_only=True)

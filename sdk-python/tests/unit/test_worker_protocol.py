@@ -207,6 +207,20 @@ def test_handler_rules():
         worker.process(coro)
 
 
+def test_the_blocking_worker_refuses_async_listeners_it_would_never_await():
+    worker = make_worker(FakeClient([]))
+
+    async def listener(event):
+        return None
+    with pytest.raises(TypeError):
+        worker.on("job:completed", listener)
+    with pytest.raises(TypeError):
+        worker.on("job:completed")(listener)
+    with pytest.raises(ValueError):
+        worker.on("no-such-event")
+    assert worker.on("job:completed", print) is print
+
+
 async def test_async_worker_processes_and_handles_lost_leases():
     gone = LeaseExpiredError("gone", status_code=409, code="LEASE_EXPIRED")
     client = AsyncFake([claimed("ok"), claimed("lost", payload={"hang": True})], heartbeat_error=gone)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import (AuthenticationError, AuthorizationError, LeaseExpiredError, NotFoundError, SpooledError,
-                      ValidationError)
+from ..errors import AuthenticationError, AuthorizationError, LeaseExpiredError, NotFoundError, ValidationError
 
 # The longest failure message the server accepts (it keeps the first 4096 characters as
 # last_error, so a long stack trace is never refused; anything beyond this would be).
@@ -33,8 +32,13 @@ def failure_message(error: BaseException) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
-def unserializable(result: Any) -> str | None:
-    """Why a handler's result cannot be stored as JSON, or None when it can."""
+def unserializable(result: Any, *, object_only: bool = False) -> str | None:
+    """Why a handler's result cannot be stored as JSON, or None when it can. `object_only`: the
+    result travels as a protobuf Struct (gRPC), which holds a JSON object and nothing else, so
+    a list, string or number is refused here; sending it would fail on every attempt and leave
+    the job to expire and run again."""
+    if object_only and result is not None and not isinstance(result, dict):
+        return f"handler result must be a dict (a JSON object) or None over gRPC, got {type(result).__name__}"
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:
@@ -63,5 +67,5 @@ def fail_params(ctx: Any, message: str) -> dict[str, Any]:
     return {"worker_id": ctx.worker_id, "lease_id": ctx.lease_id, "error": message}
 
 
-__all__ = ["SpooledError", "lease_gone", "fatal", "failure_message", "unserializable", "will_retry",
+__all__ = ["lease_gone", "fatal", "failure_message", "unserializable", "will_retry",
            "claim_backoff", "complete_params", "fail_params"]

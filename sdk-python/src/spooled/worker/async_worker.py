@@ -221,7 +221,8 @@ class AsyncSpooledWorker:
                 result, error = await self._call_handler(ctx), None
             except Exception as exc:
                 result, error = None, exc
-            if error is None and (problem := outcome.unserializable(result)) is not None:
+            if error is None and (problem := outcome.unserializable(
+                    result, object_only=self.transport_name == "grpc")) is not None:
                 error = TypeError(problem)
             await self._settle(lease, result, error)
         finally:

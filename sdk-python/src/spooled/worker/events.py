@@ -95,7 +95,10 @@ Listener = Callable[[Any], Any]
 class EventEmitter:
     """Registers listeners per event name and calls them in registration order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, awaits_listeners: bool = True) -> None:
+        # False for the blocking worker, which never awaits what emit returns: an async listener
+        # there would never run, so it is refused when added.
+        self._awaits_listeners = awaits_listeners
         self._listeners: dict[str, list[Listener]] = {name: [] for name in WORKER_EVENTS}
         self._lock = threading.Lock()
 
@@ -108,6 +111,8 @@ class EventEmitter:
                 self.on(event, fn)
                 return fn
             return decorator
+        if not self._awaits_listeners and inspect.iscoroutinefunction(handler):
+            raise TypeError("async listeners need AsyncSpooledWorker")
         with self._lock:
             self._listeners[event].append(handler)
         return handler

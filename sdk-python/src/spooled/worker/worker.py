@@ -75,7 +75,7 @@ class SpooledWorker:
         else:
             self._transport = RestTransport(client, self.options, clock)
         self._worker_id: str | None = None
-        self._events = EventEmitter()
+        self._events = EventEmitter(awaits_listeners=False)
         self._handler: JobHandler | None = None
         self._state = "idle"
         self._book = LeaseBook(lease_duration, self.options.heartbeat_every, clock)
@@ -117,7 +117,8 @@ class SpooledWorker:
 
     def on(self, event: str, handler: Callable[[Any], Any] | None = None) -> Any:
         """Listens to a lifecycle event (decorator when `handler` is omitted): started, stopped,
-        error, job:claimed, job:started, job:completed, job:failed, job:lease_lost."""
+        error, job:claimed, job:started, job:completed, job:failed, job:lease_lost. Listeners are
+        plain functions: nothing here awaits a coroutine (AsyncSpooledWorker does)."""
         return self._events.on(event, handler)
 
     def off(self, event: str, handler: Callable[[Any], Any]) -> None:
@@ -212,7 +213,8 @@ class SpooledWorker:
                 result, error = self._handler(ctx), None  # type: ignore[misc]
             except Exception as exc:
                 result, error = None, exc
-            if error is None and (problem := outcome.unserializable(result)) is not None:
+            if error is None and (problem := outcome.unserializable(
+                    result, object_only=self.transport_name == "grpc")) is not None:
                 error = TypeError(problem)
             self._settle(lease, result, error)
         finally:
