@@ -208,3 +208,25 @@ def test_sync_clients_and_spooled_realtime():
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
     assert not [t for t in threading.enumerate() if t.name == "spooled-realtime"]
+
+
+async def test_a_command_that_could_not_be_sent_does_not_take_the_next_ones_acknowledgement():
+    async with fake_server() as server:
+        client = AsyncWebSocketClient(options(server.url, command_timeout=5.0))
+        await client.connect()
+        real_send = client._ws.send  # type: ignore[union-attr]
+        attempts = 0
+
+        async def send_failing_once(message: str) -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                raise spooled.NetworkError("send failed")
+            await real_send(message)
+
+        client._ws.send = send_failing_once  # type: ignore[union-attr,method-assign]
+        with pytest.raises(spooled.NetworkError):
+            await client.subscribe(SubscriptionFilter(queue="a"))
+        await client.subscribe(SubscriptionFilter(queue="b"))  # acknowledged, not timed out
+        assert not client._acks
+        await client.disconnect()

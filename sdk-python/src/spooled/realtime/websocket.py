@@ -207,7 +207,13 @@ class AsyncWebSocketClient(AsyncRealtimeConnection):
     async def _acknowledged(self, command: Any) -> dict:
         future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
         self._acks.append(future)
-        await self.send_command(command)
+        try:
+            await self.send_command(command)
+        except BaseException:
+            # Never sent, so never acknowledged: left queued, it would take the next command's ack.
+            if future in self._acks:  # the reader may already have failed and dropped it
+                self._acks.remove(future)
+            raise
         try:
             return await asyncio.wait_for(future, self.options.command_timeout)
         except asyncio.TimeoutError:
