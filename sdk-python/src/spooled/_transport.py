@@ -24,8 +24,8 @@ from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from ._retry import DEFAULT_RETRY, RetryConfig, parse_retry_after, retry_delay
 from ._version import __version__
 from ._wire import Call, model_reader, path
-from .errors import (AuthenticationError, CircuitBreakerOpenError, NetworkError, RateLimitError,
-                     SpooledTimeoutError, error_from_response)
+from .errors import (AuthenticationError, CircuitBreakerOpenError, RateLimitError, error_from_request_error,
+                     error_from_response)
 from .generated.models import AuthTokens, RefreshResponse
 
 T = TypeVar("T")
@@ -110,14 +110,9 @@ class _Attempts:
         timed_out = isinstance(exc, httpx.TimeoutException)
         # These fail before the request leaves, so even a non-idempotent call may be re-sent.
         unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-        where = f"{self.call.method} {self.call.path}"
-        error: Exception
-        if timed_out:
-            error = SpooledTimeoutError(f"{where} timed out", timeout_seconds=self.call.timeout or self.options.timeout,
-                                        request_id=self.request_id)
-        else:
-            error = NetworkError(f"{where} failed: {exc.__class__.__name__}: {exc}", request_id=self.request_id)
-        error.__cause__ = exc
+        error = error_from_request_error(exc, f"{self.call.method} {self.call.path}",
+                                         timeout=self.call.timeout or self.options.timeout,
+                                         request_id=self.request_id)
         transport_failure = isinstance(exc, httpx.TransportError)
         delay = retry_delay(self.retries_done, self.max_retries, status_code=None,
                             connection_error=transport_failure and not timed_out, timeout=timed_out,

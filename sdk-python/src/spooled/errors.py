@@ -1,4 +1,5 @@
-"""The SDK's one error tree, and the one function that turns an HTTP error response into it.
+"""The SDK's one error tree, and the functions that turn an HTTP error response (or a request
+that got no answer) into it.
 
     SpooledError
     ├── APIError                      the server answered with an error status
@@ -38,7 +39,7 @@ __all__ = [
     "NotFoundError", "ConflictError", "LeaseExpiredError", "PayloadTooLargeError", "RateLimitError",
     "QuotaExceededError", "ServerError", "NetworkError", "TimeoutError", "SpooledTimeoutError",
     "CircuitBreakerOpenError", "CircuitOpenError", "ResponseValidationError", "WebhookSignatureError",
-    "error_from_response", "is_spooled_error", "JobAbortedError",
+    "error_from_response", "error_from_request_error", "is_spooled_error", "JobAbortedError",
 ]
 
 
@@ -207,6 +208,19 @@ def _class_for(status: int, code: str | None) -> type[APIError]:
     if 500 <= status <= 599:
         return ServerError
     return APIError
+
+
+def error_from_request_error(exc: httpx.RequestError, what: str, *, timeout: float | None = None,
+                             request_id: str | None = None) -> SpooledError:
+    """Maps a request that got no usable answer (`what`: "POST /api/v1/jobs", say) to
+    TimeoutError when it ran out of time, else NetworkError; the httpx error is `__cause__`."""
+    error: SpooledError
+    if isinstance(exc, httpx.TimeoutException):
+        error = TimeoutError(f"{what} timed out", timeout_seconds=timeout, request_id=request_id)
+    else:
+        error = NetworkError(f"{what} failed: {exc.__class__.__name__}: {exc}", request_id=request_id)
+    error.__cause__ = exc
+    return error
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

@@ -117,3 +117,17 @@ def test_other_errors_sit_beside_the_api_errors():
         assert e.is_spooled_error(err)
     assert e.CircuitOpenError is e.CircuitBreakerOpenError
     assert not e.is_spooled_error(ValueError("x"))
+
+
+@pytest.mark.parametrize("exc, cls", [
+    (httpx.ReadTimeout("slow"), e.TimeoutError),
+    (httpx.ConnectTimeout("slow"), e.TimeoutError),
+    (httpx.ConnectError("refused"), e.NetworkError),
+    (httpx.RemoteProtocolError("reset"), e.NetworkError),
+])
+def test_a_request_without_an_answer_maps_to_timeout_or_network_error(exc, cls):
+    error = e.error_from_request_error(exc, "GET /api/v1/events", timeout=7.0, request_id="rid-1")
+    assert type(error) is cls and error.__cause__ is exc and error.request_id == "rid-1"
+    assert str(error).startswith("GET /api/v1/events ")
+    if cls is e.TimeoutError:
+        assert error.timeout_seconds == 7.0

@@ -1,21 +1,11 @@
-"""Turns the failures of opening a realtime connection into the SDK's error classes."""
+"""Turns an error answer to a realtime stream or upgrade request into the SDK's error classes
+(a request with no answer at all goes through errors.error_from_request_error)."""
 
 from __future__ import annotations
 
 import httpx
 
-from ..errors import NetworkError, SpooledError, SpooledTimeoutError, error_from_response
-
-
-def from_request_error(exc: httpx.RequestError, what: str, timeout: float | None = None) -> SpooledError:
-    """An httpx failure (no usable response) as NetworkError or TimeoutError."""
-    error: SpooledError
-    if isinstance(exc, httpx.TimeoutException):
-        error = SpooledTimeoutError(f"{what} timed out", timeout_seconds=timeout)
-    else:
-        error = NetworkError(f"{what} failed: {exc.__class__.__name__}: {exc}")
-    error.__cause__ = exc
-    return error
+from ..errors import SpooledError, error_from_response
 
 
 def from_status(status: int, headers: list[tuple[str, str]] | httpx.Headers, body: bytes) -> SpooledError:

@@ -21,8 +21,9 @@ import httpx
 
 from .._constants import API_PREFIX, DEFAULT_CONNECT_TIMEOUT
 from .._version import __version__
+from ..errors import error_from_request_error
 from ._connection import AsyncRealtimeConnection, ReconnectPolicy, Sleep, StreamEnded, TokenProvider
-from ._http_errors import from_request_error, from_status
+from ._http_errors import from_status
 from ._threaded import SyncRealtimeFacade
 from .events import (ConnectionState, RealtimeEvent, SSEConnectionState, SubscriptionFilter, TERMINAL_STATUSES,
                      event_from_text)
@@ -93,7 +94,7 @@ class AsyncSSEClient(AsyncRealtimeConnection):
         try:
             response = await self._http.send(request, stream=True)
         except httpx.RequestError as exc:
-            raise from_request_error(exc, f"GET {request.url.path}", self._timeout.connect) from None
+            raise error_from_request_error(exc, f"GET {request.url.path}", timeout=self._timeout.connect) from None
         if response.status_code != 200:
             try:
                 body = await response.aread()
@@ -119,7 +120,7 @@ class AsyncSSEClient(AsyncRealtimeConnection):
                 job_done = job_done or self._ends_job_stream(event)
                 self._deliver(event)
         except httpx.RequestError as exc:
-            raise from_request_error(exc, f"reading {response.url.path}", self._timeout.read) from None
+            raise error_from_request_error(exc, f"reading {response.url.path}", timeout=self._timeout.read) from None
         if job_done:
             raise StreamEnded()
 
