@@ -34,6 +34,18 @@ def jwt_expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
+def token_expiry(tokens: Any, now: float) -> float:
+    """When the access token of an auth.login or auth.refresh answer expires (Unix seconds): its
+    JWT `exp`, else `now` plus the answer's `expires_in`."""
+    return jwt_expiry(tokens.access_token) or now + float(tokens.expires_in)
+
+
+def expiring(expires_at: float | None, now: float) -> bool:
+    """Whether a token expiring at `expires_at` is within JWT_REFRESH_MARGIN seconds of it
+    (a token without a known expiry never is)."""
+    return expires_at is not None and now >= expires_at - JWT_REFRESH_MARGIN
+
+
 def clean(value: str | None) -> str | None:
     """Credentials are trimmed; empty or whitespace-only values count as not given."""
     if value is None:
@@ -80,9 +92,7 @@ class Credentials:
             return False
         if self.access_token is None:
             return True
-        if self.expires_at is None or not self.can_renew:
-            return False
-        return now >= self.expires_at - JWT_REFRESH_MARGIN
+        return self.can_renew and expiring(self.expires_at, now)
 
     def bearer(self) -> str | None:
         """The token for the Authorization header."""
@@ -94,4 +104,4 @@ class Credentials:
         new_refresh = getattr(tokens, "refresh_token", None)
         if new_refresh:
             self.refresh_token = new_refresh
-        self.expires_at = jwt_expiry(tokens.access_token) or now + float(tokens.expires_in)
+        self.expires_at = token_expiry(tokens, now)

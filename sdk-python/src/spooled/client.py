@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._auth import Credentials, jwt_expiry
+from ._auth import Credentials, expiring, token_expiry
 from ._breaker import CircuitBreaker, CircuitBreakerConfig
-from ._constants import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, JWT_REFRESH_MARGIN
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from ._retry import RetryConfig
 from ._transport import AsyncTransport, SyncTransport, TransportOptions
 from ._version import __version__
@@ -193,13 +193,10 @@ class _ClientBase:
         if force or self._jwt is None:
             return None
         token, expires_at = self._jwt
-        if expires_at is not None and self._options.clock() >= expires_at - JWT_REFRESH_MARGIN:
-            return None
-        return token
+        return None if expiring(expires_at, self._options.clock()) else token
 
     def _remember_jwt(self, tokens: Any) -> str:
-        expires = jwt_expiry(tokens.access_token) or self._options.clock() + float(tokens.expires_in)
-        self._jwt = (tokens.access_token, expires)
+        self._jwt = (tokens.access_token, token_expiry(tokens, self._options.clock()))
         return tokens.access_token
 
 
