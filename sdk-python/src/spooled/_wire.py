@@ -8,6 +8,7 @@ Values the user owns (payloads, results, tags, metadata, settings, ...) pass thr
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,15 +63,16 @@ def convert_request(value: Any) -> Any:
     return value
 
 
-def _accepted_keys(model: type[BaseModel]) -> set[str]:
+@functools.lru_cache(maxsize=None)  # one entry per request model: a fixed, small set
+def _accepted_keys(model: type[BaseModel]) -> frozenset[str]:
     """Field names a request model accepts; for anyOf request shapes, those of every variant."""
     if issubclass(model, RootModel):
         keys: set[str] = set()
         for variant in get_args(model.model_fields["root"].annotation):
             if isinstance(variant, type) and issubclass(variant, BaseModel):
                 keys |= _accepted_keys(variant)
-        return keys
-    return set(model.model_fields)
+        return frozenset(keys)
+    return frozenset(model.model_fields)
 
 
 def to_body(model: type[BaseModel], params: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
@@ -162,9 +164,15 @@ def model_reader(model: type[M]) -> Callable[[httpx.Response], M]:
     return read
 
 
+@functools.lru_cache(maxsize=None)  # one entry per response model: a fixed, small set
+def _list_adapter(model: type[BaseModel]) -> pydantic.TypeAdapter[Any]:
+    # Building a TypeAdapter compiles a schema (tens of microseconds): once per model, not per call.
+    return pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def list_reader(model: type[M]) -> Callable[[httpx.Response], list[M]]:
     """Reads the body as a JSON array of `model`."""
-    adapter = pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
+    adapter = _list_adapter(model)
 
     def read(response: httpx.Response) -> list[M]:
         try:
