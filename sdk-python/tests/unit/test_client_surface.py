@@ -147,6 +147,17 @@ def test_exports():
         spooled.NoSuchThing  # noqa: B018
 
 
+def test_worker_type_names_of_the_spooled_sdk():
+    from typing import get_args
+
+    from spooled.worker import WORKER_EVENTS, SpooledWorkerOptions, WorkerEvent, WorkerOptions, WorkerState
+    from spooled.worker import types as worker_types
+    assert SpooledWorkerOptions is WorkerOptions and get_args(WorkerEvent) == WORKER_EVENTS
+    assert "running" in get_args(WorkerState)
+    for name in ("AsyncJobContext", "ErrorEventData", "JobStartedEventData", "SpooledWorkerOptions"):
+        assert hasattr(worker_types, name)
+
+
 def test_async_client_resources_are_coroutine_twins():
     """Every public resource method of the async client is a coroutine function (nested
     resources too), under the Async*Resource names Spooled's SDK exports."""

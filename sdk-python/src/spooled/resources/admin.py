@@ -1,6 +1,7 @@
 """client.admin: operator endpoints, authenticated with the server's ADMIN_API_KEY.
 
-Construct the client with admin_key=...; calling these without one raises ValueError.
+Construct the client with admin_key=...; without one (or with a wrong one) the server answers 401,
+raised as AuthenticationError (conformance: auth/admin-key-required).
 """
 
 from __future__ import annotations

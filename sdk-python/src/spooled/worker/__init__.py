@@ -5,11 +5,12 @@ from .context import AsyncJobContext, JobContext
 from .events import (WORKER_EVENTS, ErrorEventData, JobClaimedEventData, JobCompletedEventData, JobFailedEventData,
                      JobLeaseLostEventData, JobStartedEventData, StartedEventData, StoppedEventData)
 from .options import WorkerOptions
+from .types import SpooledWorkerOptions, WorkerEvent, WorkerState
 from .worker import JobHandler, SpooledWorker
 
 __all__ = [
     "SpooledWorker", "AsyncSpooledWorker", "JobContext", "AsyncJobContext", "JobHandler", "AsyncJobHandler",
-    "WorkerOptions", "WORKER_EVENTS", "StartedEventData", "StoppedEventData", "ErrorEventData",
+    "WorkerOptions", "SpooledWorkerOptions", "WorkerState", "WorkerEvent", "WORKER_EVENTS", "StartedEventData", "StoppedEventData", "ErrorEventData",
     "JobClaimedEventData", "JobStartedEventData", "JobCompletedEventData", "JobFailedEventData",
     "JobLeaseLostEventData",
 ]

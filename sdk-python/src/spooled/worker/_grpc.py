@@ -38,7 +38,7 @@ LEASE_CLOCK_MARGIN_SECS = 1.0
 _WAKE = ("wake",)
 
 
-def _lease_refused(job_id: str) -> LeaseExpiredError:
+def _lease_refused() -> LeaseExpiredError:
     return LeaseExpiredError("The server refused to renew the lease: this worker no longer holds it",
                              status_code=409, code="LEASE_EXPIRED")
 
@@ -165,7 +165,7 @@ class GrpcTransport(_GrpcBase):
         answer = self.grpc.queue.renew_lease(ctx.job_id, ctx.worker_id, self.options.lease_duration,
                                              lease_id=ctx.lease_id)
         if not answer.success:
-            raise _lease_refused(ctx.job_id)
+            raise _lease_refused()
 
     def report(self, current_jobs: int, status: str) -> bool:
         return self.grpc.workers.heartbeat(self.worker_id, current_jobs=current_jobs, status=status).should_drain
@@ -270,7 +270,7 @@ class AsyncGrpcTransport(_GrpcBase):
         answer = await self.grpc.queue.renew_lease(ctx.job_id, ctx.worker_id, self.options.lease_duration,
                                                    lease_id=ctx.lease_id)
         if not answer.success:
-            raise _lease_refused(ctx.job_id)
+            raise _lease_refused()
 
     async def report(self, current_jobs: int, status: str) -> bool:
         answer = await self.grpc.workers.heartbeat(self.worker_id, current_jobs=current_jobs, status=status)

@@ -126,7 +126,7 @@ class AsyncRestTransport(_RestBase):
     async def claim(self, limit: int) -> list[Claimed]:
         started = self.clock()
         try:
-            jobs = (await self.client.jobs.claim(self._claim_params(limit))).jobs or []
+            jobs = (await self.client.jobs.claim(self._claim_params(limit))).jobs
         except ValidationError:
             if not self._refused_wait():
                 raise
