@@ -217,6 +217,40 @@ async def test_stale_worker_sweeper_releases_jobs_with_an_attempt_counted(org: O
     assert [j["id"] for j in await claim(org, "stale", "rescuer")] == [job_id]
 
 
+async def test_stale_worker_sweeper_dead_letters_out_of_retries_and_cancels_dependents(org: Org, pool):
+    w = await register(org, queue_name="stale-dead")
+    r = await org.client.post("/jobs", json={"queue_name": "stale-dead", "payload": {}, "max_retries": 0})
+    assert r.status_code == 201, r.text
+    parent = r.json()["id"]
+    child = await enqueue(org, "stale-child")
+    r = await org.client.post(f"/jobs/{child}/dependencies", json={"depends_on": [parent]})
+    assert r.status_code in (200, 201), r.text
+    [claimed] = await claim(org, "stale-dead", w["id"])
+    assert claimed["id"] == parent
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE workers SET last_heartbeat = now() - interval '5 seconds' WHERE id = $1", w["id"])
+    assert await StaleWorkerSweeper(pool, interval=1.0, stale_after_secs=1).run_once() >= 2
+    dead = (await org.client.get(f"/jobs/{parent}")).json()
+    assert dead["status"] == "deadletter" and dead["last_error"] == "Worker went offline"
+    # In the sweeper's own transaction, not left for the dependency healer's next tick.
+    assert (await org.client.get(f"/jobs/{child}")).json()["status"] == "cancelled"
+
+
+async def test_stale_worker_sweeper_does_not_retry_a_job_of_a_cancelled_workflow(org: Org, pool):
+    w = await register(org, queue_name="stale-wf")
+    job_id = await enqueue(org, "stale-wf")
+    [claimed] = await claim(org, "stale-wf", w["id"])
+    async with pool.acquire() as conn:
+        workflow_id = await conn.fetchval(
+            """INSERT INTO workflows (organization_id, name, status) VALUES ($1, 'wf', 'cancelled')
+               RETURNING id""", org.id)
+        await conn.execute("UPDATE jobs SET workflow_id = $2 WHERE id = $1", job_id, workflow_id)
+        await conn.execute("UPDATE workers SET last_heartbeat = now() - interval '5 seconds' WHERE id = $1", w["id"])
+    await StaleWorkerSweeper(pool, interval=1.0, stale_after_secs=1).run_once()
+    assert (await org.client.get(f"/jobs/{job_id}")).json()["status"] == "cancelled"
+    assert await claim(org, "stale-wf", "rescuer") == []
+
+
 async def test_workers_are_isolated_between_organizations(org: Org, make_org):
     other = await make_org()
     w = await register(org, queue_name="iso")

@@ -26,7 +26,8 @@ class LeaseReaper(Loop):
                 dead = [r["id"] for r in rows if r["status"] == "deadletter"]
                 if dead:
                     await job_store.cancel_descendants(conn, dead, "Parent job failed or was deadlettered")
-            REGISTRY.inc("spooled_jobs_retried_total", len(rows) - len(dead))
+            # Not len(rows) - len(dead): a job of a cancelled workflow ends cancelled, not retried.
+            REGISTRY.inc("spooled_jobs_retried_total", sum(1 for r in rows if r["status"] == "pending"))
             REGISTRY.inc("spooled_jobs_deadlettered_total", len(dead))
             total += len(rows)
             if len(rows) < BATCH:

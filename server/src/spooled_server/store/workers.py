@@ -66,9 +66,12 @@ async def count_live(conn: asyncpg.Connection, org_id: str) -> int:
         "SELECT count(*) FROM workers WHERE organization_id = $1 AND status IN ('healthy', 'degraded')", org_id)
 
 
-async def sweep_stale(conn: asyncpg.Connection, stale_after_secs: int) -> int:
-    """Workers silent for longer than the threshold go offline; their jobs retry or dead-letter."""
-    row = await conn.fetchrow(
+async def sweep_stale(conn: asyncpg.Connection, stale_after_secs: int) -> asyncpg.Record:
+    """Workers silent for longer than the threshold go offline; their jobs retry or dead-letter
+    (or end cancelled when their workflow was cancelled, as an expired lease does). Returns
+    `workers` and `jobs` (how many went offline / were released), `retried`, and `dead` (ids of
+    the dead-lettered jobs, for the caller to cancel their dependents in the same transaction)."""
+    return await conn.fetchrow(
         f"""WITH stale AS (
                 UPDATE workers SET status = 'offline', updated_at = now()
                 WHERE status IN ('healthy', 'degraded', 'draining')
@@ -76,21 +79,25 @@ async def sweep_stale(conn: asyncpg.Connection, stale_after_secs: int) -> int:
                 RETURNING id, organization_id
             ), released AS (
                 UPDATE jobs j SET
-                    status = CASE WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
+                    status = CASE WHEN j.workflow_id IS NOT NULL AND EXISTS (
+                                      SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')
+                                  THEN 'cancelled'
+                                  WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
                     retry_count = CASE WHEN retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
                     last_error = 'Worker went offline',
                     completed_at = CASE WHEN retry_count < max_retries THEN NULL ELSE now() END,
                     lease_id = NULL, lease_expires_at = NULL, updated_at = now()
                 FROM stale WHERE j.organization_id = stale.organization_id
                   AND j.assigned_worker_id = stale.id AND j.status = 'processing'
-                RETURNING j.organization_id, j.queue_name, j.status
+                RETURNING j.id, j.organization_id, j.queue_name, j.status
             ), wake AS (
                 SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
                 FROM (SELECT DISTINCT organization_id, queue_name FROM released WHERE status = 'pending') q
             )
             SELECT (SELECT count(*) FROM stale) AS workers, (SELECT count(*) FROM released) AS jobs,
+                   (SELECT count(*) FROM released WHERE status = 'pending') AS retried,
+                   ARRAY(SELECT id FROM released WHERE status = 'deadletter') AS dead,
                    (SELECT count(*) FROM wake) AS woken""", float(stale_after_secs))
-    return row["workers"] + row["jobs"]
 
 
 async def lock_registrations(conn: asyncpg.Connection, org_id: str) -> None:
