@@ -12,7 +12,7 @@ from contextlib import aclosing
 from typing import AsyncIterator
 
 from ..api.fields import check_queue_name
-from ..errors import (AccessDenied, DomainError, LeaseExpired, NotFound, PayloadTooLarge, ServiceUnavailable,
+from ..errors import (DomainError, LeaseExpired, NotFound, PayloadTooLarge, ServiceUnavailable,
                       ValidationFailed)
 from ..generated import spooled_pb2 as pb
 from ..generated import spooled_pb2_grpc as pb_grpc
@@ -21,7 +21,7 @@ from ..services.auth import Caller
 from ..services.core import Core
 from . import job_stream
 from . import requests as rq
-from .auth import authenticate
+from .auth import authenticate, require_queue
 from .convert import job_message, struct_to_json, timestamp_to_datetime
 from .decoding import Undecodable
 from .shutdown import StreamGate
@@ -35,11 +35,6 @@ MAX_RESULT_BYTES = 1024 * 1024
 MAX_BATCH_COMPLETES = 100
 # ProcessJobs requests of one stream worked on at once (their answers still go out in order).
 PROCESS_PIPELINE_DEPTH = 256
-
-
-def _check_queue(who: Caller, queue_name: str) -> None:
-    if not who.may_use_queue(queue_name):
-        raise AccessDenied(f"This API key may not use queue '{queue_name}'")
 
 
 def _queue_name(value: str) -> str:
@@ -71,7 +66,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
                         max_retries=rq.given(request.max_retries),
                         timeout_seconds=rq.given(request.timeout_seconds), scheduled_at=scheduled_at,
                         idempotency_key=rq.given(request.idempotency_key), tags=rq.given(dict(request.tags)))
-        _check_queue(who, args.queue_name)
+        require_queue(who, args.queue_name)
         job = jobs.NewJob(queue_name=args.queue_name, payload=struct_to_json(request.payload, "payload"),
                           priority=args.priority, max_retries=args.max_retries,
                           timeout_seconds=args.timeout_seconds, scheduled_at=args.scheduled_at,
@@ -119,7 +114,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
     async def GetQueueStats(self, request: pb.GetQueueStatsRequest, context) -> pb.GetQueueStatsResponse:
         who = await authenticate(self.core, context)
         name = _queue_name(request.queue_name)
-        _check_queue(who, name)
+        require_queue(who, name)
         return pb.GetQueueStatsResponse(**await queue_stats.counts(self.core, who.org_id, name))
 
     # -- streams -------------------------------------------------------------------------------
@@ -130,7 +125,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
         who = await authenticate(self.core, context)
         args = rq.parse(rq.DequeueArgs, queue_name=request.queue_name, worker_id=request.worker_id,
                         batch_size=1)
-        _check_queue(who, args.queue_name)
+        require_queue(who, args.queue_name)
         lease = rq.lease_secs(request.lease_duration_secs, self.core.settings.worker_lease_duration_secs)
         window = await job_stream.window_for(self.core, who.org_id, args.worker_id)
         leased = job_stream.leased_jobs(self.core, self.gate, self.settles, org_id=who.org_id,
@@ -222,7 +217,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
     async def _dequeue(self, who: Caller, request: pb.DequeueRequest) -> list[pb.Job]:
         args = rq.parse(rq.DequeueArgs, queue_name=request.queue_name, worker_id=request.worker_id,
                         batch_size=request.batch_size)
-        _check_queue(who, args.queue_name)
+        require_queue(who, args.queue_name)
         lease = rq.lease_secs(request.lease_duration_secs, self.core.settings.worker_lease_duration_secs)
         rows = await jobs.claim(self.core, who.org_id, args.queue_name, args.worker_id,
                                 rq.batch_size(args.batch_size), lease)

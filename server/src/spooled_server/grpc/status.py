@@ -7,15 +7,14 @@ would have had that header.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from contextlib import aclosing
 from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn
 
-import asyncpg
 import grpc
 
+from ..api.error_responses import UNAVAILABLE
 from ..errors import DomainError, InternalError, ServiceUnavailable, grpc_status_name
 from .decoding import Undecodable
 
@@ -23,17 +22,11 @@ log = logging.getLogger("spooled.grpc")
 
 ERROR_CODE_TRAILER = "spooled-error-code"
 
-# "The database is unreachable right now": UNAVAILABLE (retryable), never INTERNAL.
-_UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
-                asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InterfaceError,
-                ConnectionError, OSError, asyncio.TimeoutError)
-
-
 def domain_error(exc: Exception) -> DomainError:
     """The domain error a failure is reported as; unexpected ones are logged, never echoed."""
     if isinstance(exc, DomainError):
         return exc
-    if isinstance(exc, _UNAVAILABLE):
+    if isinstance(exc, UNAVAILABLE):  # the database is unreachable: retryable, as REST's 503
         log.warning("database unavailable: %s", exc)
         return ServiceUnavailable("The database is unavailable; retry shortly")
     log.error("unhandled error in a gRPC call", exc_info=exc)
