@@ -143,9 +143,6 @@ class EventHub:
                 del self._by_org[sub.org_id]
         sub.close()
 
-    def count(self, org_id: str) -> int:
-        return len(self._by_org.get(org_id, ()))
-
     def publish(self, event: Event) -> None:
         """Hands one event to every matching local subscriber."""
         for sub in tuple(self._by_org.get(event.org_id, ())):

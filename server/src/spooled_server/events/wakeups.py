@@ -14,13 +14,45 @@ from ..store.jobs import WAKE_CHANNEL
 from .listener import PgListener
 
 
+class Waiters:
+    """asyncio.Events grouped by a string key: a waiter registers one and sleeps on it; notify
+    sets every event of a key. Shared by WakeHub and gRPC's SettleSignals (grpc/job_stream.py)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def register(self, key: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._by_key[key].add(event)
+        return event
+
+    def unregister(self, key: str, event: asyncio.Event) -> None:
+        waiters = self._by_key.get(key)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._by_key[key]
+
+    def notify(self, key: str) -> None:
+        for event in self._by_key.get(key, ()):
+            event.set()
+
+    def notify_all(self) -> None:
+        for waiters in self._by_key.values():
+            for event in waiters:
+                event.set()
+
+    def __len__(self) -> int:
+        return sum(len(waiters) for waiters in self._by_key.values())
+
+
 class WakeHub:
     """Fans `<org>/<queue>` notifications out to local waiters."""
 
     def __init__(self, dsn: str, reconnect_delay: float = 1.0):
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._waiters = Waiters()
         # After a (re)connect every waiter re-checks: anything may have arrived meanwhile.
-        self._listener = PgListener(dsn, WAKE_CHANNEL, self.notify_local, on_connect=self._wake_all,
+        self._listener = PgListener(dsn, WAKE_CHANNEL, self._waiters.notify, on_connect=self._waiters.notify_all,
                                     reconnect_delay=reconnect_delay, name="wake-hub")
         self.connected = self._listener.connected
 
@@ -29,30 +61,14 @@ class WakeHub:
         return f"{org_id}/{queue_name}"
 
     def register(self, org_id: str, queue_name: str) -> asyncio.Event:
-        event = asyncio.Event()
-        self._waiters[self.key(org_id, queue_name)].add(event)
-        return event
+        return self._waiters.register(self.key(org_id, queue_name))
 
     def unregister(self, org_id: str, queue_name: str, event: asyncio.Event) -> None:
-        key = self.key(org_id, queue_name)
-        waiters = self._waiters.get(key)
-        if waiters is not None:
-            waiters.discard(event)
-            if not waiters:
-                del self._waiters[key]
+        self._waiters.unregister(self.key(org_id, queue_name), event)
 
     def waiting(self) -> int:
         """Claims and streams of this process asleep until their queue gets work."""
-        return sum(len(waiters) for waiters in self._waiters.values())
-
-    def notify_local(self, key: str) -> None:
-        for event in self._waiters.get(key, ()):
-            event.set()
-
-    def _wake_all(self) -> None:
-        for waiters in self._waiters.values():
-            for event in waiters:
-                event.set()
+        return len(self._waiters)
 
     async def start(self) -> None:
         self._listener.start()

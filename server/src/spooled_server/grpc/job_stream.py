@@ -16,10 +16,10 @@ like the REST long poll); a full window sleeps until a settle signal (or the re-
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from typing import AsyncIterator
 
 from ..errors import NotFound, ServiceUnavailable
+from ..events.wakeups import Waiters
 from ..services import held_leases, jobs, workers
 from ..services.core import Core
 from .shutdown import StreamGate
@@ -33,27 +33,9 @@ FULL_WINDOW_RECHECK_SECS = 1.0
 DEFAULT_WINDOW = 5
 
 
-class SettleSignals:
-    """Wakes this process's streams of an organization when one of its jobs is settled here."""
-
-    def __init__(self) -> None:
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
-
-    def register(self, org_id: str) -> asyncio.Event:
-        event = asyncio.Event()
-        self._waiters[org_id].add(event)
-        return event
-
-    def unregister(self, org_id: str, event: asyncio.Event) -> None:
-        waiters = self._waiters.get(org_id)
-        if waiters is not None:
-            waiters.discard(event)
-            if not waiters:
-                del self._waiters[org_id]
-
-    def notify(self, org_id: str) -> None:
-        for event in self._waiters.get(org_id, ()):
-            event.set()
+class SettleSignals(Waiters):
+    """Wakes this process's streams of an organization (the key: its id) when one of its jobs
+    is settled here."""
 
 
 async def _sleep_on(event: asyncio.Event, seconds: float) -> None:
