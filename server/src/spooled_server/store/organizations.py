@@ -25,10 +25,6 @@ async def get(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM organizations WHERE id = $1", org_id)
 
 
-async def get_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {COLUMNS} FROM organizations WHERE slug = $1", slug)
-
-
 async def slug_exists(conn: asyncpg.Connection, slug: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM organizations WHERE slug = $1", slug))
 

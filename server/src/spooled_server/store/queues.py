@@ -13,13 +13,6 @@ FULL = ("id, organization_id, queue_name, max_retries, default_timeout, rate_lim
 SUMMARY = "queue_name, max_retries, default_timeout, rate_limit, enabled"
 
 
-async def defaults_for(conn: asyncpg.Connection, org_id: str, names: list[str]) -> dict[str, asyncpg.Record]:
-    rows = await conn.fetch(
-        """SELECT queue_name, max_retries, default_timeout FROM queue_config
-           WHERE organization_id = $1 AND queue_name = ANY($2::text[])""", org_id, names)
-    return {r["queue_name"]: r for r in rows}
-
-
 async def list_for_org(conn: asyncpg.Connection, org_id: str, limit: int = 100) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {SUMMARY} FROM queue_config WHERE organization_id = $1 ORDER BY queue_name LIMIT $2",
