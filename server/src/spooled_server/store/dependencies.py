@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from .jobs import WAKE_CHANNEL
+from .jobs import DEPENDENCIES_MET, WAKE_CHANNEL
 
 # Statuses from which a dependency can no longer complete on its own.
 DEAD = ("deadletter", "failed", "cancelled")
@@ -129,13 +129,7 @@ async def refresh_dependents(conn: asyncpg.Connection, parent_ids: list[str]) ->
     of `parent_ids`, from the current status of all its dependencies."""
     return await conn.fetch(
         f"""WITH refreshed AS (
-                UPDATE jobs c SET updated_at = now(), dependencies_met = CASE
-                    WHEN c.dependency_mode = 'any' THEN EXISTS (
-                        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                        WHERE d.job_id = c.id AND p.status = 'completed')
-                    ELSE NOT EXISTS (
-                        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                        WHERE d.job_id = c.id AND p.status <> 'completed') END
+                UPDATE jobs c SET updated_at = now(), dependencies_met = {DEPENDENCIES_MET}
                 WHERE c.id IN (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ANY($1::text[]))
                   AND c.status IN ('pending', 'scheduled')
                 RETURNING c.id, c.organization_id, c.queue_name, c.status, c.dependencies_met

@@ -110,12 +110,6 @@ async def count_active(conn: asyncpg.Connection, org_id: str, cap: int) -> int:
              AND status IN ('pending', 'scheduled', 'processing') LIMIT $2) a""", org_id, cap)
 
 
-async def count_created_since_midnight(conn: asyncpg.Connection, org_id: str) -> int:
-    return await conn.fetchval(
-        """SELECT count(*) FROM jobs WHERE organization_id = $1
-             AND created_at >= date_trunc('day', now() AT TIME ZONE 'utc') AT TIME ZONE 'utc'""", org_id)
-
-
 async def stats(conn: asyncpg.Connection, org_id: str) -> dict[str, int]:
     rows = await conn.fetch("SELECT status, count(*) AS n FROM jobs WHERE organization_id = $1 GROUP BY status",
                             org_id)
@@ -364,10 +358,12 @@ async def cancel_descendants(conn: asyncpg.Connection, job_ids: list[str], reaso
     cancelled: list[asyncpg.Record] = []
     frontier = job_ids
     while frontier:
-        await conn.execute(
+        waiting = await conn.fetch(
             """SELECT 1 FROM jobs WHERE status IN ('pending', 'scheduled') AND id IN
                  (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ANY($1::text[]))
                ORDER BY id FOR UPDATE""", frontier)
+        if not waiting:  # nothing waits on this level (the usual case): no second round trip
+            break
         rows = await conn.fetch(_CANCEL_BLOCKED, frontier, reason)
         cancelled += rows
         frontier = [r["id"] for r in rows]
@@ -376,7 +372,10 @@ async def cancel_descendants(conn: asyncpg.Connection, job_ids: list[str], reaso
 
 # -- maintenance -------------------------------------------------------------------------------
 
-_DEPENDENCIES_MET = """CASE c.dependency_mode
+# Whether waiting job `c` (which has at least one dependency) may run, from its dependencies'
+# current statuses: 'all' = every one completed, 'any' = at least one. Shared with the other
+# statements that recompute dependencies_met (store/dependencies.py, store/workflows.py).
+DEPENDENCIES_MET = """CASE c.dependency_mode
         WHEN 'any' THEN EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                                 WHERE d.job_id = c.id AND p.status = 'completed')
         ELSE NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
@@ -396,7 +395,7 @@ async def heal_blocked(conn: asyncpg.Connection, batch: int) -> tuple[list[async
     released = await conn.fetch(
         f"""WITH stuck AS (
                 SELECT c.id FROM jobs c
-                WHERE NOT c.dependencies_met AND c.status IN ('pending', 'scheduled') AND {_DEPENDENCIES_MET}
+                WHERE NOT c.dependencies_met AND c.status IN ('pending', 'scheduled') AND {DEPENDENCIES_MET}
                 ORDER BY c.created_at LIMIT $1 FOR UPDATE SKIP LOCKED
             ), rel AS (
                 UPDATE jobs c SET dependencies_met = true, updated_at = now()

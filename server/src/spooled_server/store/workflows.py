@@ -13,9 +13,8 @@ from typing import Any, Sequence
 
 import asyncpg
 
+from .jobs import DEPENDENCIES_MET, WAKE_CHANNEL
 from .json_arrays import json_texts
-
-from .jobs import WAKE_CHANNEL
 
 ACTIVE = ("pending", "scheduled", "processing")
 
@@ -179,14 +178,8 @@ async def revive_unfinished(conn: asyncpg.Connection, org_id: str, workflow_id: 
     # A separate statement: it must see the revived rows (a CTE sees the snapshot before them).
     await conn.execute(
         f"""WITH ready AS (
-                UPDATE jobs c SET updated_at = now(), dependencies_met = CASE
-                    WHEN NOT EXISTS (SELECT 1 FROM job_dependencies d WHERE d.job_id = c.id) THEN true
-                    WHEN c.dependency_mode = 'any' THEN EXISTS (
-                        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                        WHERE d.job_id = c.id AND p.status = 'completed')
-                    ELSE NOT EXISTS (
-                        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                        WHERE d.job_id = c.id AND p.status <> 'completed') END
+                UPDATE jobs c SET updated_at = now(), dependencies_met =
+                    NOT EXISTS (SELECT 1 FROM job_dependencies d WHERE d.job_id = c.id) OR {DEPENDENCIES_MET}
                 WHERE c.workflow_id = $1 AND c.organization_id = $2 AND c.status IN ('pending', 'scheduled')
                 RETURNING c.queue_name, c.dependencies_met
             )
