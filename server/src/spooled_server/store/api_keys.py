@@ -18,19 +18,20 @@ async def insert(conn: asyncpg.Connection, *, org_id: str, key_hash: str, key_pr
         org_id, key_hash, key_prefix, name, queues, rate_limit, expires_at)
 
 
+# What authentication needs of a key, with whether it has expired by the database's clock.
+_FOR_AUTH = """SELECT id, organization_id, key_hash, queues, rate_limit, is_active, expires_at,
+                      expires_at IS NOT NULL AND expires_at <= now() AS expired
+               FROM api_keys"""
+
+
 async def find_for_auth(conn: asyncpg.Connection, key_hash: str) -> asyncpg.Record | None:
-    """The key row and its organization's plan, by hash (an indexed, exact lookup)."""
-    return await conn.fetchrow(
-        """SELECT k.id, k.organization_id, k.key_hash, k.queues, k.rate_limit, k.is_active,
-                  k.expires_at, k.expires_at IS NOT NULL AND k.expires_at <= now() AS expired
-           FROM api_keys k WHERE k.key_hash = $1""", key_hash)
+    """The key row by hash (an indexed, exact lookup)."""
+    return await conn.fetchrow(f"{_FOR_AUTH} WHERE key_hash = $1", key_hash)
 
 
 async def find_by_id_for_auth(conn: asyncpg.Connection, key_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT k.id, k.organization_id, k.key_hash, k.queues, k.rate_limit, k.is_active,
-                  k.expires_at, k.expires_at IS NOT NULL AND k.expires_at <= now() AS expired
-           FROM api_keys k WHERE k.id = $1""", key_id)
+    """The key row by id (a session token names its key)."""
+    return await conn.fetchrow(f"{_FOR_AUTH} WHERE id = $1", key_id)
 
 
 async def touch(conn: asyncpg.Connection, key_id: str) -> None:
