@@ -10,6 +10,7 @@ backoff until MAX_ATTEMPTS, then the delivery is failed and counts against its w
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Callable
@@ -22,6 +23,8 @@ from ..services import ssrf, webhook_sender
 from ..settings import Settings
 from ..store import webhooks as store
 from .base import Loop
+
+log = logging.getLogger("spooled.webhooks")
 
 MAX_ATTEMPTS = 5
 AUTO_DISABLE_AFTER = 20
@@ -75,7 +78,12 @@ class WebhookDispatcher(Loop):
         async with self.pool.acquire() as conn:
             claimed = await store.claim_due(conn, BATCH, LEASE_SECS)
         if claimed:
-            await asyncio.gather(*(self._deliver(row) for row in claimed))
+            # Every delivery is awaited even when one fails: a failure (the database going away
+            # while recording) leaves only that row to be retried when its claim lapses.
+            outcomes = await asyncio.gather(*(self._deliver(row) for row in claimed), return_exceptions=True)
+            for row, outcome in zip(claimed, outcomes):
+                if isinstance(outcome, Exception):
+                    log.warning("webhook delivery %s: could not be recorded: %s", row["id"], outcome)
         return len(claimed)
 
     async def _deliver(self, row) -> None:
