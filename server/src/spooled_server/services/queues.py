@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import Conflict, NotFound, QuotaExceeded
+from ..errors import Conflict, NotFound
 from ..store import queues as store
+from . import usage
 from .core import Core
-from .plans import exceeds
 
 
 @dataclass
@@ -40,10 +40,7 @@ async def _check_quota(conn, org_id: str, name: str, limits: dict[str, Any]) -> 
     await store.lock_creations(conn, org_id)
     if await store.exists(conn, org_id, name):
         return
-    current = await store.count_for_org(conn, org_id)
-    if exceeds(cap, current, 1):
-        raise QuotaExceeded(f"Queue limit reached ({current}/{cap}) for the {limits['tier']} plan",
-                            {"resource": "queues", "current": current, "limit": cap, "plan": limits["tier"]})
+    usage.ensure_room(limits, "queues", await store.count_for_org(conn, org_id))
 
 
 async def list_configs(core: Core, org_id: str) -> list[dict[str, Any]]:

@@ -14,13 +14,12 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..errors import NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
+from ..errors import NotFound, PayloadTooLarge, ValidationFailed
 from ..store import jobs as job_store
 from ..store import organizations as org_store
 from ..store import schedules as store
 from . import cron, usage
 from .core import Core
-from .plans import exceeds
 
 # Six-field expressions with seconds, and also the classic five-field form (seconds = 0) and
 # `a-b/n` (services/cron.py): users paste crontab lines, and refusing them helps nobody.
@@ -188,25 +187,6 @@ async def resume(core: Core, org_id: str, schedule_id: str) -> dict[str, Any]:
     return view(row)
 
 
-async def _ensure_job_room(conn: asyncpg.Connection, org_id: str, limits: dict[str, Any]) -> None:
-    """A manual trigger is an on-demand create, so it obeys the plan's job caps (the cron
-    loop's fires do not, as in the reference). The caller holds the organization row lock,
-    the same one job creation takes, so the counts are exact."""
-    per_day, active_cap = limits["max_jobs_per_day"], limits["max_active_jobs"]
-    if per_day is not None:
-        today = await org_store.jobs_today(conn, org_id)
-        if exceeds(per_day, today, 1):
-            raise QuotaExceeded(f"Daily job limit reached ({today}/{per_day})",
-                                {"resource": "jobs_per_day", "current": today, "limit": per_day,
-                                 "plan": limits["tier"]})
-    if active_cap is not None:
-        active = await job_store.count_active(conn, org_id, active_cap + 1)
-        if exceeds(active_cap, active, 1):
-            raise QuotaExceeded(f"Active jobs limit reached ({active}/{active_cap})",
-                                {"resource": "active_jobs", "current": active, "limit": active_cap,
-                                 "plan": limits["tier"]})
-
-
 async def trigger(core: Core, org_id: str, schedule_id: str) -> dict[str, Any]:
     """Enqueues the template now, paused or not; counts as a run but writes no history row."""
     limits = await core.limits.for_org(org_id)
@@ -216,7 +196,9 @@ async def trigger(core: Core, org_id: str, schedule_id: str) -> dict[str, Any]:
         if not await org_store.lock(conn, org_id):
             raise NotFound("Schedule not found")
         schedule = await _required(conn, org_id, schedule_id)
-        await _ensure_job_room(conn, org_id, limits)
+        # A manual trigger is an on-demand create, so it obeys the plan's job caps (the cron
+        # loop's fires do not, as in the reference), under the lock job creation takes.
+        await usage.ensure_job_room(conn, org_id, limits, 1)
         job = job_from_template(schedule)
         await job_store.insert_many(conn, org_id, [job], schedule["max_retries"], schedule["timeout_seconds"])
         if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import asyncpg
 
 from ..errors import NotFound, QuotaExceeded
+from ..store import jobs as job_store
 from ..store import organizations as org_store
 from ..store import usage as usage_store
 from . import plans
@@ -87,3 +88,13 @@ def ensure_room(limits: dict[str, Any], resource: str, current: int, adding: int
             f"{_LABELS[resource]} limit reached ({current}/{limit}) on the {limits['tier']} plan",
             {"resource": resource, "current": current, "limit": limit, "plan": limits["tier"],
              "upgrade_to": upgrade_to(limits["tier"])})
+
+
+async def ensure_job_room(conn: asyncpg.Connection, org_id: str, limits: dict[str, Any], adding: int) -> None:
+    """The plan's job caps (jobs created today, active jobs) for `adding` more jobs: 429 beyond
+    them. The caller holds the organization row lock, so concurrent creates count one by one."""
+    per_day, active_cap = limits["max_jobs_per_day"], limits["max_active_jobs"]
+    if per_day is not None:
+        ensure_room(limits, "jobs_today", await org_store.jobs_today(conn, org_id), adding)
+    if active_cap is not None:
+        ensure_room(limits, "active_jobs", await job_store.count_active(conn, org_id, active_cap + 1), adding)

@@ -12,6 +12,7 @@ import httpx
 import orjson
 
 from ..errors import NotFound
+from ..store import organizations as org_store
 from ..store import webhooks as store
 from . import ssrf, usage, webhook_sender
 from .core import Core
@@ -24,13 +25,13 @@ def _public(row) -> dict[str, Any]:
     return {**dict(row), "events": list(row["events"])}
 
 
-async def _ensure_room(conn, core: Core, org_id: str, excluding: str | None = None) -> None:
+async def _ensure_room(conn, limits: dict[str, Any], org_id: str, excluding: str | None = None) -> None:
     """Charges one more enabled webhook against the plan; the organization row is locked so
-    concurrent creates cannot both take the last slot."""
-    limits = await core.limits.for_org(org_id)
+    concurrent creates cannot both take the last slot. (`limits` is read before the connection
+    is taken, so a request never holds one pooled connection while waiting for another.)"""
     if limits["max_webhooks"] is None:
         return
-    await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
+    await org_store.lock(conn, org_id)
     current = await store.count_enabled(conn, org_id, excluding)
     usage.ensure_room(limits, "webhooks", current)
 
@@ -55,9 +56,10 @@ async def get(core: Core, org_id: str, webhook_id: str) -> dict[str, Any]:
 async def create(core: Core, org_id: str, *, name: str, url: str, events: list[str], secret: str | None,
                  enabled: bool) -> dict[str, Any]:
     await check_url(core, url)
+    limits = await core.limits.for_org(org_id)
     async with core.pool.acquire() as conn, conn.transaction():
         if enabled:
-            await _ensure_room(conn, core, org_id)
+            await _ensure_room(conn, limits, org_id)
         row = await store.insert(conn, org_id, name=name, url=url, events=list(dict.fromkeys(events)),
                                  secret=secret, enabled=enabled)
     return _public(row)
@@ -69,12 +71,13 @@ async def update(core: Core, org_id: str, webhook_id: str, changes: dict[str, An
         await check_url(core, changes["url"])
     if "events" in changes:
         changes["events"] = list(dict.fromkeys(changes["events"]))
+    limits = await core.limits.for_org(org_id) if changes.get("enabled") is True else None
     async with core.pool.acquire() as conn, conn.transaction():
         current = await store.get(conn, org_id, webhook_id)
         if current is None:
             raise NotFound("Webhook not found")
         if changes.get("enabled") is True and not current["enabled"]:
-            await _ensure_room(conn, core, org_id, excluding=webhook_id)
+            await _ensure_room(conn, limits, org_id, excluding=webhook_id)
         row = await store.update(conn, org_id, webhook_id, changes)
     if row is None:
         raise NotFound("Webhook not found")

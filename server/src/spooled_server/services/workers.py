@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Conflict, NotFound, QuotaExceeded
+from ..errors import Conflict, NotFound
 from ..store import jobs as job_store
 from ..store import workers as store
+from . import usage
 from .core import Core
-from .plans import exceeds
 
 STATUSES = ("healthy", "degraded", "draining", "offline")
 
@@ -42,11 +42,7 @@ async def register(core: Core, org_id: str, reg: Registration) -> dict[str, Any]
             raise Conflict("This worker_id is already registered by another organization")
         if owner is None and cap is not None:
             await store.lock_registrations(conn, org_id)
-            live = await store.count_live(conn, org_id)
-            if exceeds(cap, live, 1):
-                raise QuotaExceeded(f"Worker limit reached ({live}/{cap}) for the {limits['tier']} plan",
-                                    {"resource": "workers", "current": live, "limit": cap,
-                                     "plan": limits["tier"]})
+            usage.ensure_room(limits, "workers", await store.count_live(conn, org_id))
         row = await store.upsert(conn, worker_id=worker_id, org_id=org_id, queue_name=reg.queue_name,
                                  hostname=reg.hostname, worker_type=reg.worker_type,
                                  max_concurrency=reg.max_concurrency, metadata=reg.metadata,

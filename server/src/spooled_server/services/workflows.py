@@ -73,11 +73,7 @@ async def _check_plan(conn: asyncpg.Connection, org_id: str, limits: dict[str, A
                 {"resource": "workflows", "current": 0, "limit": 0, "plan": limits["tier"],
                  "upgrade_to": usage.upgrade_to(limits["tier"])})
         usage.ensure_room(limits, "workflows", await store.count_unfinished(conn, org_id))
-    if limits["max_jobs_per_day"] is not None:
-        usage.ensure_room(limits, "jobs_today", await org_store.jobs_today(conn, org_id), adding_jobs)
-    if limits["max_active_jobs"] is not None:
-        active = await job_store.count_active(conn, org_id, limits["max_active_jobs"] + 1)
-        usage.ensure_room(limits, "active_jobs", active, adding_jobs)
+    await usage.ensure_job_room(conn, org_id, limits, adding_jobs)
 
 
 async def create(core: Core, org_id: str, new: NewWorkflow) -> dict[str, Any]:
