@@ -103,3 +103,32 @@ async def test_metrics_oldest_ready_job_age_grows_with_an_old_job(anon, org: Org
         assert gauge((await anon.get("/metrics")).text, "spooled_job_max_age_seconds") >= 3600
     finally:
         await org.client.delete(f"/jobs/{job}")
+
+
+async def test_metrics_count_creates_claims_completions_and_fails(anon, org: Org):
+    before = (await anon.get("/metrics")).text
+    queue = f"counted-{uuid.uuid4().hex[:8]}"
+    for retries in (3, 0):
+        await org.client.post("/jobs", json={"queue_name": queue, "payload": {}, "max_retries": retries})
+    claimed = (await org.client.post("/jobs/claim", json={"queue_name": queue, "worker_id": "w", "limit": 2})).json()
+    by_retries = {j["max_retries"]: j for j in claimed["jobs"]}
+    done, doomed = by_retries[3], by_retries[0]
+    assert (await org.client.post(f"/jobs/{done['id']}/complete",
+                                  json={"lease_id": done["lease_id"], "result": 1})).status_code == 200
+    # A repeat of the same complete is answered as before and not counted again.
+    assert (await org.client.post(f"/jobs/{done['id']}/complete",
+                                  json={"lease_id": done["lease_id"], "result": 1})).status_code == 200
+    assert (await org.client.post(f"/jobs/{doomed['id']}/fail",
+                                  json={"lease_id": doomed["lease_id"], "error": "boom"})).status_code == 200
+    after = (await anon.get("/metrics")).text
+
+    def grew(name: str) -> float:
+        return gauge(after, name) - gauge(before, name)
+
+    # Tests run one at a time, so only the lease reaper (dead-lettering some earlier test's
+    # expired job) could move a counter meanwhile: exact deltas except for that one.
+    assert grew("spooled_jobs_enqueued_total") == 2
+    assert grew("spooled_jobs_completed_total") == 1
+    assert grew("spooled_jobs_failed_total") == 1 and grew("spooled_jobs_deadlettered_total") >= 1
+    assert grew("spooled_claim_latency_seconds_count") >= 1
+    assert grew("spooled_job_duration_seconds_count") == 1

@@ -11,12 +11,14 @@ from typing import Any
 
 import orjson
 
-from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
+from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, ValidationFailed
+from ..metrics import REGISTRY
+from ..store import dependencies as dep_store
 from ..store import jobs as store
 from ..store import organizations as org_store
-from . import ssrf
+from ..store import queues as queue_store
+from . import ssrf, usage
 from .core import Core
-from .plans import exceeds
 
 HARD_PAYLOAD_LIMIT = 1024 * 1024
 # A claim answers with at most this many bytes of payload (always at least one job); the
@@ -31,6 +33,8 @@ def stored_error(message: str) -> str:
     if len(message) <= MAX_ERROR_CHARS:
         return message
     return message[:MAX_ERROR_CHARS - len(_TRUNCATED)] + _TRUNCATED
+
+
 STATUSES = ("pending", "scheduled", "processing", "completed", "failed", "deadletter", "cancelled")
 
 
@@ -60,9 +64,8 @@ def payload_size(payload: Any) -> int:
             {"field": "payload", "message": f"value cannot be stored: {err}", "code": "unsupported_value"}]) from None
 
 
-async def _check_plan(conn, org_id: str, jobs: list[NewJob], limits: dict[str, Any]) -> None:
-    """Payload size (413), jobs per day and active jobs (429 QUOTA_EXCEEDED), before any insert.
-    `conn` is needed only when the plan limits jobs per day or active jobs."""
+def _check_payloads(jobs: list[NewJob], limits: dict[str, Any]) -> None:
+    """413 for a payload beyond the plan's (and the server's) size limit, before any insert."""
     max_payload = min(HARD_PAYLOAD_LIMIT, limits["max_payload_size_bytes"] or HARD_PAYLOAD_LIMIT)
     for i, job in enumerate(jobs):
         size = payload_size(job.payload)
@@ -71,21 +74,6 @@ async def _check_plan(conn, org_id: str, jobs: list[NewJob], limits: dict[str, A
             raise PayloadTooLarge(
                 f"Payload is {size} bytes; the limit is {max_payload} bytes",
                 {"field": where, "size": size, "limit": max_payload, "plan": limits["tier"]})
-    adding = len(jobs)
-    per_day = limits["max_jobs_per_day"]
-    if per_day is not None:
-        today = await org_store.jobs_today(conn, org_id)
-        if exceeds(per_day, today, adding):
-            raise QuotaExceeded(f"Daily job limit reached ({today}/{per_day})",
-                                {"resource": "jobs_per_day", "current": today, "limit": per_day,
-                                 "plan": limits["tier"]})
-    active_cap = limits["max_active_jobs"]
-    if active_cap is not None:
-        active = await store.count_active(conn, org_id, active_cap + 1)
-        if exceeds(active_cap, active, adding):
-            raise QuotaExceeded(f"Active jobs limit reached ({active}/{active_cap})",
-                                {"resource": "active_jobs", "current": active, "limit": active_cap,
-                                 "plan": limits["tier"]})
 
 
 def _check_completion_webhooks(core: Core, jobs: list[NewJob]) -> None:
@@ -126,15 +114,15 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple
             for parent in parents:
                 if not await store.exists(conn, org_id, parent):
                     raise NotFound("Parent job not found", {"field": "parent_job_id"})
+    _check_payloads(unique, limits)
     if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:
         # Limited plans: lock the organization row so concurrent creates count exactly.
         async with core.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
-            await _check_plan(conn, org_id, unique, limits)
+            await org_store.lock(conn, org_id)
+            await usage.ensure_job_room(conn, org_id, limits, len(unique))
             inserted = await store.insert_many(conn, org_id, rows, *defaults)
             await org_store.add_jobs_today(conn, org_id, len(inserted))
     else:
-        await _check_plan(None, org_id, unique, limits)
         if len(rows) == 1:
             # The hot path: concurrent single creates share one INSERT and one commit. No
             # connection is held while waiting for it.
@@ -149,6 +137,8 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple
         async with core.pool.acquire() as conn:
             existing = await store.ids_by_idempotency_key(conn, org_id, missing)
             await store.touch_many(conn, org_id, list(existing.values()))
+    if inserted:
+        REGISTRY.inc("spooled_jobs_enqueued_total", len(inserted))
     results: list[tuple[str, bool]] = []
     for job in jobs:
         if job.id in inserted:
@@ -212,7 +202,7 @@ async def retry(core: Core, org_id: str, job_id: str) -> dict[str, Any]:
             if not await store.exists(conn, org_id, job_id):
                 raise NotFound("Job not found")
             raise Conflict("Only failed or dead-lettered jobs can be retried")
-        await conn.execute("SELECT pg_notify($1, $2)", store.WAKE_CHANNEL, f"{org_id}/{row['queue_name']}")
+        await queue_store.wake(conn, org_id, row["queue_name"])
     return dict(row)
 
 
@@ -236,8 +226,10 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
         while True:
             if event is not None:
                 event.clear()
+            started = time.perf_counter()
             async with core.pool.acquire() as conn:
                 rows = await store.claim(conn, org_id, queue_name, worker_id, limit, lease_secs)
+                REGISTRY.claim_latency.observe(time.perf_counter() - started)
                 if len(rows) > 1:
                     rows = await _cap_response(conn, org_id, rows)
             remaining = deadline - time.monotonic()
@@ -286,11 +278,21 @@ def _check_outcome(row, job_id: str, lease_id: str | None, repeat_ok: tuple[str,
                        {"job_id": job_id, "status": row["prior_status"]})
 
 
+def _count_completion(row) -> None:
+    """/metrics: one completion and its run time, counted once (not again for a repeat)."""
+    if row["prior_status"] != "processing":
+        return
+    REGISTRY.inc("spooled_jobs_completed_total")
+    if row["started_at"] is not None and row["completed_at"] is not None:
+        REGISTRY.job_duration.observe((row["completed_at"] - row["started_at"]).total_seconds())
+
+
 async def complete(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
                    lease_id: str | None, result: Any) -> None:
     row = await core.writes.completes.submit({"org_id": org_id, "job_id": job_id, "lease_id": lease_id,
                                               "worker_id": worker_id, "result": result})
-    _check_outcome(row, job_id, lease_id, ("completed",))
+    if _check_outcome(row, job_id, lease_id, ("completed",)):
+        _count_completion(row)
 
 
 async def complete_batch(core: Core, org_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -300,7 +302,8 @@ async def complete_batch(core: Core, org_id: str, items: list[dict[str, Any]]) -
     outcomes = []
     for item, row in zip(items, rows):
         try:
-            _check_outcome(row, item["job_id"], item.get("lease_id"), ("completed",))
+            if _check_outcome(row, item["job_id"], item.get("lease_id"), ("completed",)):
+                _count_completion(row)
             outcomes.append({"job_id": item["job_id"], "success": True, "error": None})
         except (NotFound, LeaseExpired) as err:
             outcomes.append({"job_id": item["job_id"], "success": False,
@@ -310,15 +313,29 @@ async def complete_batch(core: Core, org_id: str, items: list[dict[str, Any]]) -
 
 async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, lease_id: str | None,
                error: str, allow_retry: bool = True) -> dict[str, Any]:
-    """Fails a leased job; dead-lettering it cancels everything that depends on it."""
-    async with core.pool.acquire() as conn, conn.transaction():
+    """Fails a leased job; dead-lettering it cancels everything that depends on it.
+
+    The fail is one statement committed on its own, so a retried job costs one round trip.
+    Only a dead-lettered job takes a second transaction, which cancels its descendants if the
+    job, locked, is still dead (a DLQ retry may have revived it); a crash between the two is
+    healed by loops/dependency_healer.py, as for a completion's release pass.
+    """
+    async with core.pool.acquire() as conn:
         row = await store.fail(conn, org_id, job_id, lease_id, worker_id, stored_error(error), allow_retry,
                                core.settings.spooled_backoff_unit_secs)
         if not _check_outcome(row, job_id, lease_id, ("pending", "scheduled", "deadletter", "failed")):
             return {"will_retry": False, "next_retry_delay_secs": 0, "status": row["prior_status"]}
         if row["status"] == "deadletter":
-            await store.cancel_descendants(conn, [job_id], "Parent job failed or was deadlettered")
+            async with conn.transaction():
+                locked = await dep_store.lock_job(conn, org_id, job_id)
+                if locked is not None and locked["status"] == "deadletter":
+                    await store.cancel_descendants(conn, [job_id], "Parent job failed or was deadlettered")
     will_retry = row["status"] == "pending"
+    REGISTRY.inc("spooled_jobs_failed_total")
+    if will_retry:
+        REGISTRY.inc("spooled_jobs_retried_total")
+    elif row["status"] == "deadletter":
+        REGISTRY.inc("spooled_jobs_deadlettered_total")
     delay = max(0, round(float(row["delay_secs"] or 0))) if will_retry else 0
     return {"will_retry": will_retry, "next_retry_delay_secs": delay, "status": row["status"]}
 
