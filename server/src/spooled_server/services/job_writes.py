@@ -8,6 +8,7 @@ are still decided per item by the statements themselves.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,8 @@ import asyncpg
 from ..settings import Settings
 from ..store import jobs as store
 from .coalescer import Coalescer
+
+log = logging.getLogger("spooled.jobs")
 
 # Transient conflicts between concurrent flushes are retried this many times.
 _ATTEMPTS = 3
@@ -73,15 +76,26 @@ class JobWrites:
     async def _flush_completes(self, items: list[dict]) -> list[dict]:
         # One statement, committed on its own: a complete stays one round trip. Only jobs
         # with dependents take the second, lock-then-check pass (see release_dependents).
-        async def work():
-            async with self.pool.acquire() as conn:
-                rows = await store.complete_many(conn, items)
-                parents = [r["id"] for r in rows if r["id"] is not None and r["has_dependents"]]
-                if parents:
-                    async with conn.transaction():
-                        await store.release_dependents(conn, parents)
-                return rows
-        return _settle_duplicates(await _with_retries(work), items, "completed")
+        async with self.pool.acquire() as conn:
+            rows = await _with_retries(lambda: store.complete_many(conn, items))
+            parents = [r["id"] for r in rows if r["id"] is not None and r["has_dependents"]]
+            if parents:
+                await self._release_dependents(conn, parents)
+        return _settle_duplicates(rows, items, "completed")
+
+    @staticmethod
+    async def _release_dependents(conn: asyncpg.Connection, parents: list[str]) -> None:
+        """The completions are committed: a failure here must not answer them as failed (nor,
+        retried whole, re-run them as repeats that skip this pass). It is retried on its own,
+        and if it still fails, loops/dependency_healer.py releases the dependents later."""
+        async def release():
+            async with conn.transaction():
+                await store.release_dependents(conn, parents)
+        try:
+            await _with_retries(release)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+            log.warning("releasing the dependents of %d completed jobs failed; the dependency healer "
+                        "will: %s", len(parents), err)
 
     async def _flush_heartbeats(self, items: list[dict]) -> list[dict]:
         async def work():
