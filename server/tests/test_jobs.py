@@ -123,6 +123,12 @@ async def test_list_rejects_bad_query(org: Org, params):
     assert_error(await org.client.get("/jobs", params=params), 400, "VALIDATION_ERROR")
 
 
+async def test_list_offset_beyond_bigint_is_400_not_500(org: Org):
+    # OFFSET is a bigint in PostgreSQL: a larger number is refused before the query.
+    r = await org.client.get("/jobs", params={"offset": str(10**20)})
+    assert_error(r, 400, "VALIDATION_ERROR")
+
+
 async def test_get_unknown_job_is_404(org: Org):
     assert_error(await org.client.get("/jobs/does-not-exist"), 404, "NOT_FOUND")
 

@@ -168,6 +168,10 @@ async def test_list_bad_query_is_400(org: Org, params):
     assert_error(await org.client.get("/schedules", params=params), 400)
 
 
+async def test_list_offset_beyond_bigint_is_400_not_500(org: Org):
+    assert_error(await org.client.get("/schedules", params={"offset": str(10**20)}), 400, "VALIDATION_ERROR")
+
+
 # -- update ---------------------------------------------------------------------------------------
 
 async def test_update_changes_only_given_fields(org: Org):

@@ -13,14 +13,13 @@ from ..services import admin as service
 from ..services import admin_key
 from .body import read_body
 from .deps import client_address, core_of
-from .fields import ApiKeyQueues, Email, OrgName, SettingsObject, check_path_id
+from .fields import MAX_OFFSET, ApiKeyQueues, Email, OrgName, SettingsObject, check_path_id
 from .responses import json, no_content
 
 PlanTier = Literal["free", "starter", "pro", "enterprise"]
 # The admin slug rule is the reference's looser one: digits may lead, reserved names allowed.
 _ADMIN_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 MAX_SEARCH_LENGTH = 200
-MAX_OFFSET = 10**12
 
 
 def _admin_slug(value: str) -> str:

@@ -10,13 +10,10 @@ from ..services import dlq as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import Bool, JobId, Limit100, Limit10000, QueueName, Timestamp, parse_queue_name
+from .fields import MAX_OFFSET, Bool, JobId, Limit100, Limit10000, QueueName, Timestamp, parse_queue_name
 from .responses import json
 
 router = APIRouter(prefix="/api/v1/jobs/dlq", tags=["jobs"])
-
-# OFFSET is a bigint in PostgreSQL; a larger number must be a 400, not a database error.
-MAX_OFFSET = 2**62
 
 
 class RetryBody(BaseModel):

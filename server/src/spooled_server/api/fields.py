@@ -68,6 +68,9 @@ MaxRetries = Annotated[StrictInt, Field(ge=0, le=100)]
 TimeoutSeconds = Annotated[StrictInt, Field(ge=1, le=86400)]
 LeaseSeconds = Annotated[StrictInt, Field(ge=5, le=3600)]
 Limit100 = Annotated[StrictInt, Field(ge=1, le=100)]
+# OFFSET is a bigint in PostgreSQL; list routes bound ?offset= by this so a larger number is
+# a 400, not a database error.
+MAX_OFFSET = 2**62
 # RFC 3339 with an offset (naive times and epoch numbers are refused), converted to UTC.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string), AfterValidator(_to_utc)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=255)]
@@ -165,11 +168,12 @@ def _slug(value: str) -> str:
     return value
 
 
-def _matches(pattern: re.Pattern, what: str):
+def full_match(pattern: re.Pattern, message: str):
+    """A validator refusing (with `message`) strings that `pattern` does not match whole."""
     # fullmatch, because `$` in Python regexes also matches before a trailing newline.
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
-            raise ValueError(f"{what}")
+            raise ValueError(message)
         return value
     return check
 
@@ -186,9 +190,9 @@ OrgName = Annotated[str, Field(min_length=3, max_length=100), AfterValidator(_no
 OrgSlug = Annotated[str, AfterValidator(_slug)]
 Email = Annotated[str, AfterValidator(_email)]
 ApiKeyName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(
-    _matches(_KEY_NAME, "may contain only letters, digits, spaces and - _ . ( )"))]
+    full_match(_KEY_NAME, "may contain only letters, digits, spaces and - _ . ( )"))]
 ApiKeyQueue = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(
-    _matches(_KEY_QUEUE, "queue names may contain only letters, digits and - _ . *"))]
+    full_match(_KEY_QUEUE, "queue names may contain only letters, digits and - _ . *"))]
 ApiKeyQueues = Annotated[list[ApiKeyQueue], Field(max_length=50)]
 KeyRateLimit = Annotated[StrictInt, Field(ge=1, le=10_000)]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from ..errors import AccessDenied, BadRequest, ValidationFailed
+from ..errors import BadRequest, ValidationFailed
 from ..services import jobs as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import (IdempotencyKey, JsonValue, LeaseSeconds, Limit100, MaxRetries, Payload, Priority, QueueName,
-                     Tags, TimeoutSeconds, Timestamp, check_queue_name)
+from .fields import (MAX_OFFSET, IdempotencyKey, JsonValue, LeaseSeconds, Limit100, MaxRetries, Payload, Priority,
+                     QueueName, Tags, TimeoutSeconds, Timestamp, check_queue_name)
 from .responses import json, no_content
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -123,15 +123,10 @@ def _require_fence(worker_id: str | None, lease_id: str | None) -> None:
             {"field": "worker_id", "message": "worker_id or lease_id is required", "code": "missing"}])
 
 
-def _check_queue_access(who: Caller, queue_name: str) -> None:
-    if not who.may_use_queue(queue_name):
-        raise AccessDenied(f"This API key may not use queue '{queue_name}'")
-
-
 @router.post("", operation_id="jobs.create")
 async def create_job(request: Request, who: Caller = Depends(caller)):
     body = await read_body(request, CreateJobBody)
-    _check_queue_access(who, body.queue_name)
+    who.require_queue(body.queue_name)
     job = service.NewJob(
         queue_name=body.queue_name, payload=body.payload, priority=body.priority,
         max_retries=body.max_retries, timeout_seconds=body.timeout_seconds,
@@ -145,7 +140,7 @@ async def create_job(request: Request, who: Caller = Depends(caller)):
 @router.post("/bulk", operation_id="jobs.bulkCreate")
 async def bulk_create(request: Request, who: Caller = Depends(caller)):
     body = await read_body(request, BulkBody)
-    _check_queue_access(who, body.queue_name)
+    who.require_queue(body.queue_name)
     jobs = [service.NewJob(
         queue_name=body.queue_name, payload=item.payload,
         priority=item.priority if item.priority is not None else (body.default_priority or 0),
@@ -162,7 +157,7 @@ async def bulk_create(request: Request, who: Caller = Depends(caller)):
 @router.get("", operation_id="jobs.list")
 async def list_jobs(request: Request, who: Caller = Depends(caller),
                     queue_name: str | None = None, status: str | None = None, tag: str | None = None,
-                    limit: int = Query(50), offset: int = Query(0, ge=0)):
+                    limit: int = Query(50), offset: int = Query(0, ge=0, le=MAX_OFFSET)):
     if queue_name is not None:
         try:
             check_queue_name(queue_name)
@@ -196,7 +191,7 @@ async def batch_status(request: Request, who: Caller = Depends(caller), ids: str
 @router.post("/claim", operation_id="jobs.claim")
 async def claim(request: Request, who: Caller = Depends(caller)):
     body = await read_body(request, ClaimBody)
-    _check_queue_access(who, body.queue_name)
+    who.require_queue(body.queue_name)
     core = core_of(request)
     lease = body.lease_duration_secs or core.settings.worker_lease_duration_secs
     jobs = await service.claim(core, who.org_id, body.queue_name, body.worker_id, body.limit,

@@ -15,8 +15,8 @@ from ..services import schedules as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import (Bool, JsonValue, MaxRetries, MetadataObject, Priority, QueueName, Tags, TimeoutSeconds,
-                     check_path_id, parse_queue_name)
+from .fields import (MAX_OFFSET, Bool, JsonValue, MaxRetries, MetadataObject, Priority, QueueName, Tags,
+                     TimeoutSeconds, check_path_id, parse_queue_name)
 from .responses import json, no_content
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -69,7 +69,7 @@ def _schedule_id(value: str) -> str:
 
 @router.get("", operation_id="schedules.list")
 async def list_schedules(request: Request, who: Caller = Depends(caller), limit: int = Query(100),
-                         offset: int = Query(0, ge=0), queue_name: str | None = None,
+                         offset: int = Query(0, ge=0, le=MAX_OFFSET), queue_name: str | None = None,
                          is_active: bool | None = None):
     if queue_name is not None:
         queue_name = parse_queue_name(queue_name, "queue_name")

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from ..errors import AccessDenied
 from ..services import workers as service
 from ..services.auth import Caller
 from .body import read_body
@@ -47,8 +46,7 @@ WORKER_DETAIL_KEYS = ("id", "organization_id", "queue_name", "queue_names", "hos
 @router.post("/register", operation_id="workers.register")
 async def register(request: Request, who: Caller = Depends(caller)):
     body = await read_body(request, RegisterBody)
-    if not who.may_use_queue(body.queue_name):
-        raise AccessDenied(f"This API key may not use queue '{body.queue_name}'")
+    who.require_queue(body.queue_name)
     reg = service.Registration(queue_name=body.queue_name, hostname=body.hostname,
                                worker_type=body.worker_type, max_concurrency=body.max_concurrency,
                                metadata=body.metadata or {}, version=body.version, worker_id=body.worker_id)

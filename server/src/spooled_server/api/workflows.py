@@ -8,37 +8,25 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import AccessDenied
 from ..services import workflows as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import MaxRetries, MetadataObject, Payload, Priority, QueueName, TimeoutSeconds, check_path_id
+from .fields import (MAX_OFFSET, MaxRetries, MetadataObject, Payload, Priority, QueueName, TimeoutSeconds,
+                     check_path_id, full_match)
 from .responses import json, no_content
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
-# OFFSET is a bigint in PostgreSQL; a larger number must be a 400, not a database error.
-MAX_OFFSET = 2**62
 MAX_JOBS = 100
 
 _NAME = re.compile(r"[A-Za-z0-9 _.()-]+")
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 
-
-def _pattern(pattern: re.Pattern, message: str):
-    # fullmatch, because `$` in Python regexes also matches before a trailing newline.
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(message)
-        return value
-    return check
-
-
 WorkflowName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(
-    _pattern(_NAME, "may contain only letters, digits, spaces and - _ . ( )"))]
+    full_match(_NAME, "may contain only letters, digits, spaces and - _ . ( )"))]
 JobKey = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(
-    _pattern(_KEY, "may contain only letters, digits, '-' and '_'"))]
+    full_match(_KEY, "may contain only letters, digits, '-' and '_'"))]
 # Not pattern-checked: a key that names no job is refused by the graph check, which names it.
 DependencyKey = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -88,8 +76,7 @@ def _workflow_id(value: str) -> str:
 async def create_workflow(request: Request, who: Caller = Depends(caller)):
     body = await read_body(request, CreateWorkflowBody)
     for queue in dict.fromkeys(j.queue_name for j in body.jobs):
-        if not who.may_use_queue(queue):
-            raise AccessDenied(f"This API key may not use queue '{queue}'")
+        who.require_queue(queue)
     new = service.NewWorkflow(name=body.name, description=body.description, metadata=body.metadata,
                               jobs=[j.to_job() for j in body.jobs])
     # 200, not 201: the reference answers this create with 200.

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import jwt
 
-from ..errors import RateLimited, Unauthorized
+from ..errors import AccessDenied, RateLimited, Unauthorized
 from ..settings import Settings
 from ..store import api_keys as key_store
 
@@ -46,6 +46,11 @@ class Caller:
 
     def may_use_queue(self, queue_name: str) -> bool:
         return not self.queues or "*" in self.queues or queue_name in self.queues
+
+    def require_queue(self, queue_name: str) -> None:
+        """403 ACCESS_DENIED unless this caller's key is scoped to `queue_name`."""
+        if not self.may_use_queue(queue_name):
+            raise AccessDenied(f"This API key may not use queue '{queue_name}'")
 
 
 def new_api_key(production: bool) -> tuple[str, str, str]:
