@@ -112,8 +112,12 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
     hub = hub_of(request)
     # Subscribe before reading the current status so no change falls in between.
     sub = hub.subscribe(caller.org_id, job_id=job_id, events=frozenset({"job.status"}))
-    async with core_of(request).pool.acquire() as conn:
-        found = await store.job_status(conn, caller.org_id, job_id)
+    try:
+        async with core_of(request).pool.acquire() as conn:
+            found = await store.job_status(conn, caller.org_id, job_id)
+    except BaseException:  # e.g. the database is down (503): the subscription must not leak
+        hub.unsubscribe(sub)
+        raise
     if found is None:
         hub.unsubscribe(sub)
 

@@ -151,10 +151,13 @@ async def websocket_events(ws: WebSocket) -> None:
             else:
                 await send(message("Error", message=f"Unknown command: {command['cmd']}"[:200]))
 
-    await ws.accept()
-    tasks = [asyncio.create_task(deliver()), asyncio.create_task(listen()),
-             asyncio.create_task(sub.closed.wait())]
+    tasks: list[asyncio.Task] = []
     try:
+        # Inside the try: a client gone before the handshake completes must still release
+        # its subscription and its slot in the per-organization count.
+        await ws.accept()
+        tasks = [asyncio.create_task(deliver()), asyncio.create_task(listen()),
+                 asyncio.create_task(sub.closed.wait())]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
