@@ -28,6 +28,18 @@ class Outcome:
     response_time_ms: int
 
 
+async def _head_of_body(response: httpx.Response) -> str:
+    """The first MAX_RESPONSE_CHARS characters of the body, reading no more than they need:
+    the receiver is not ours, and its answer may be arbitrarily large."""
+    budget = MAX_RESPONSE_CHARS * 4  # bytes enough for that many characters in UTF-8
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= budget:
+            break
+    return bytes(head[:budget]).decode(response.encoding or "utf-8", errors="replace")[:MAX_RESPONSE_CHARS]
+
+
 def _pinned_url(target: ssrf.Target) -> str:
     address = f"[{target.address}]" if ":" in target.address else target.address
     return f"{target.scheme}://{address}:{target.port}{target.path}"
@@ -55,12 +67,12 @@ async def send(client: httpx.AsyncClient, url: str, *, event: str, body: bytes, 
     headers["Host"] = _host_header(target)
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
-        response = await client.post(_pinned_url(target), content=body, headers=headers,
-                                     extensions=extensions, follow_redirects=False, timeout=TIMEOUT_SECS)
+        async with client.stream("POST", _pinned_url(target), content=body, headers=headers,
+                                 extensions=extensions, follow_redirects=False, timeout=TIMEOUT_SECS) as response:
+            text = await _head_of_body(response)
     except httpx.TimeoutException:
         return Outcome(False, None, None, "Request failed: timeout", elapsed())
     except httpx.HTTPError as err:
         return Outcome(False, None, None, f"Request failed: {type(err).__name__}", elapsed())
-    text = response.text[:MAX_RESPONSE_CHARS]
     ok = 200 <= response.status_code < 300
     return Outcome(ok, response.status_code, text, None if ok else f"HTTP {response.status_code}", elapsed())
