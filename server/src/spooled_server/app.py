@@ -50,8 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return render_error(MethodNotAllowed("Method not allowed for this route"))
         if err.status_code == 404:
             return render_error(NotFound("Route not found"))
-        error = DomainError(str(err.detail))
-        return json({"code": "HTTP_ERROR", "message": error.message}, err.status_code)
+        return json({"code": "HTTP_ERROR", "message": str(err.detail)}, err.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, err: Exception):
