@@ -11,7 +11,6 @@ from urllib.parse import unquote
 
 import grpc
 
-from ..errors import AccessDenied
 from ..services.auth import Caller
 from ..services.core import Core
 
@@ -46,9 +45,3 @@ async def authenticate(core: Core, context: grpc.aio.ServicerContext) -> Caller:
     who = await core.auth.resolve_bearer(header, client_address(context))
     await core.rate_limiter.check(who)
     return who
-
-
-def require_queue(who: Caller, queue_name: str) -> None:
-    """Refuses (PERMISSION_DENIED) a queue the caller's API key is not scoped to."""
-    if not who.may_use_queue(queue_name):
-        raise AccessDenied(f"This API key may not use queue '{queue_name}'")

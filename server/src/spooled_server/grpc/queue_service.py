@@ -21,7 +21,7 @@ from ..services.auth import Caller
 from ..services.core import Core
 from . import job_stream
 from . import requests as rq
-from .auth import authenticate, require_queue
+from .auth import authenticate
 from .convert import job_message, struct_to_json, timestamp_to_datetime
 from .decoding import Undecodable
 from .shutdown import StreamGate
@@ -66,7 +66,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
                         max_retries=rq.given(request.max_retries),
                         timeout_seconds=rq.given(request.timeout_seconds), scheduled_at=scheduled_at,
                         idempotency_key=rq.given(request.idempotency_key), tags=rq.given(dict(request.tags)))
-        require_queue(who, args.queue_name)
+        who.require_queue(args.queue_name)
         job = jobs.NewJob(queue_name=args.queue_name, payload=struct_to_json(request.payload, "payload"),
                           priority=args.priority, max_retries=args.max_retries,
                           timeout_seconds=args.timeout_seconds, scheduled_at=args.scheduled_at,
@@ -114,7 +114,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
     async def GetQueueStats(self, request: pb.GetQueueStatsRequest, context) -> pb.GetQueueStatsResponse:
         who = await authenticate(self.core, context)
         name = _queue_name(request.queue_name)
-        require_queue(who, name)
+        who.require_queue(name)
         return pb.GetQueueStatsResponse(**await queue_stats.counts(self.core, who.org_id, name))
 
     # -- streams -------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
         who = await authenticate(self.core, context)
         args = rq.parse(rq.DequeueArgs, queue_name=request.queue_name, worker_id=request.worker_id,
                         batch_size=1)
-        require_queue(who, args.queue_name)
+        who.require_queue(args.queue_name)
         lease = rq.lease_secs(request.lease_duration_secs, self.core.settings.worker_lease_duration_secs)
         window = await job_stream.window_for(self.core, who.org_id, args.worker_id)
         leased = job_stream.leased_jobs(self.core, self.gate, self.settles, org_id=who.org_id,
@@ -217,7 +217,7 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
     async def _dequeue(self, who: Caller, request: pb.DequeueRequest) -> list[pb.Job]:
         args = rq.parse(rq.DequeueArgs, queue_name=request.queue_name, worker_id=request.worker_id,
                         batch_size=request.batch_size)
-        require_queue(who, args.queue_name)
+        who.require_queue(args.queue_name)
         lease = rq.lease_secs(request.lease_duration_secs, self.core.settings.worker_lease_duration_secs)
         rows = await jobs.claim(self.core, who.org_id, args.queue_name, args.worker_id,
                                 rq.batch_size(args.batch_size), lease)

@@ -12,7 +12,7 @@ from ..generated import spooled_pb2_grpc as pb_grpc
 from ..services import workers
 from ..services.core import Core
 from . import requests as rq
-from .auth import authenticate, require_queue
+from .auth import authenticate
 from .status import unary
 
 
@@ -27,7 +27,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                         worker_type=rq.given(request.worker_type),
                         max_concurrency=request.max_concurrency or 5, version=rq.given(request.version),
                         metadata=rq.given(dict(request.metadata)))
-        require_queue(who, args.queue_name)
+        who.require_queue(args.queue_name)
         # No worker_id in the request: every gRPC registration is a new worker (and counts
         # against the plan's worker cap: RESOURCE_EXHAUSTED).
         registered = await workers.register(self.core, who.org_id, workers.Registration(
