@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     spooled_retention_interval_secs: float = Field(default=600.0, gt=0)
     # Outgoing webhooks may target loopback only when this is on (tests, local development).
     spooled_webhook_allow_loopback: bool = False
+    # Deliveries a dispatcher claims per tick, and the first retry delay (each later one doubles).
+    spooled_webhook_dispatch_batch: int = Field(default=50, ge=1, le=1000)
+    spooled_webhook_retry_base_secs: float = Field(default=1.0, gt=0)
+
+    # Realtime streams. Events buffered per subscriber before it is cut off; keep-alive pings;
+    # the longest an SSE stream lives; the reconnect delay SSE clients are told; the WebSocket
+    # connections one organization may hold (per process); how long a blocked WebSocket send
+    # (a client that stopped reading) may last before the client is cut off.
+    spooled_event_queue_size: int = Field(default=1000, ge=1)
+    spooled_sse_ping_secs: float = Field(default=15.0, gt=0)
+    spooled_sse_max_secs: float = Field(default=1800.0, gt=0)
+    spooled_sse_retry_ms: int = Field(default=1000, ge=0)
+    spooled_ws_ping_secs: float = Field(default=30.0, gt=0)
+    spooled_ws_max_per_org: int = Field(default=100, ge=1)
+    spooled_ws_stall_secs: float = Field(default=10.0, gt=0)
     github_webhook_secret: str | None = None
     stripe_webhook_secret: str | None = None
     # gRPC listener; 0 disables it (tests start it on a free port where they need it).

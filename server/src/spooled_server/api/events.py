@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -26,15 +25,10 @@ from .realtime_auth import core_of, realtime_caller
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
-PING_EVERY = float(os.environ.get("SPOOLED_SSE_PING_SECS", "15"))
 HEALTH_EVERY = 10.0
 STATS_EVERY = 5.0
 COUNTS_FRESH_SECS = 1.0
-MAX_STREAM_SECS = float(os.environ.get("SPOOLED_SSE_MAX_SECS", "1800"))
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-# Sent first on every stream: an EventSource that loses the connection (a server restart, a
-# replica going away) reconnects after this long instead of the browser's default.
-RECONNECT_MS = int(os.environ.get("SPOOLED_SSE_RETRY_MS", "1000"))
 
 
 def frame(msg: dict, name: str) -> str:
@@ -49,15 +43,19 @@ async def pump(hub: EventHub, sub: Subscription, *, initial: list[str] = (),
                tick: Callable[[], Awaitable[str | None]] | None = None, tick_every: float = 0,
                stop_after: Callable[[dict], bool] | None = None) -> AsyncIterator[str]:
     """The body of every stream: initial frames, then live events, ticks and pings."""
+    settings = hub.settings
+    ping_every, max_secs = settings.spooled_sse_ping_secs, settings.spooled_sse_max_secs
     try:
-        yield f"retry: {RECONNECT_MS}\n\n"
+        # First on every stream: an EventSource that loses the connection (a server restart, a
+        # replica going away) reconnects after this long instead of the browser's default.
+        yield f"retry: {settings.spooled_sse_retry_ms}\n\n"
         for chunk in initial:
             yield chunk
         started = last_out = time.monotonic()
         next_tick = started if tick else float("inf")
         while not hub.stopping.is_set():
             now = time.monotonic()
-            if now - started >= MAX_STREAM_SECS:
+            if now - started >= max_secs:
                 return
             if now >= next_tick:
                 chunk = await tick()
@@ -65,7 +63,7 @@ async def pump(hub: EventHub, sub: Subscription, *, initial: list[str] = (),
                 if chunk:
                     yield chunk
                     last_out = time.monotonic()
-            wait = min(next_tick, last_out + PING_EVERY, started + MAX_STREAM_SECS) - time.monotonic()
+            wait = min(next_tick, last_out + ping_every, started + max_secs) - time.monotonic()
             event = await sub.get(timeout=max(wait, 0.0))
             if event is not None:
                 yield event.sse_frame()
@@ -77,7 +75,7 @@ async def pump(hub: EventHub, sub: Subscription, *, initial: list[str] = (),
                 return
             elif sub.closed.is_set():
                 return
-            elif time.monotonic() - last_out >= PING_EVERY:
+            elif time.monotonic() - last_out >= ping_every:
                 yield ":ping\n\n"
                 last_out = time.monotonic()
     finally:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections import Counter
 
@@ -40,11 +39,7 @@ from .realtime_auth import realtime_caller
 
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
-PING_EVERY = float(os.environ.get("SPOOLED_WS_PING_SECS", "30"))
-MAX_PER_ORG = int(os.environ.get("SPOOLED_WS_MAX_PER_ORG", "100"))
 SEND_TIMEOUT = 5.0
-# A send blocked this long (socket buffers full: the client stopped reading) cuts the client off.
-STALL_SECS = float(os.environ.get("SPOOLED_WS_STALL_SECS", "10"))
 QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_.*-]{1,100}$")
 _open_per_org: Counter[str] = Counter()
 
@@ -101,11 +96,13 @@ async def websocket_events(ws: WebSocket) -> None:
     if queue is not None and not QUEUE_PATTERN.match(queue):
         await _deny(ws, 400, "VALIDATION_ERROR", "Invalid queue name", 1008)
         return
-    if _open_per_org[caller.org_id] >= MAX_PER_ORG:
+    hub: EventHub = ws.app.state.events
+    settings = hub.settings
+    ping_every = settings.spooled_ws_ping_secs
+    if _open_per_org[caller.org_id] >= settings.spooled_ws_max_per_org:
         await _deny(ws, 429, "RATE_LIMITED", "Too many WebSocket connections", 1013)
         return
 
-    hub: EventHub = ws.app.state.events
     _open_per_org[caller.org_id] += 1
     sub = hub.subscribe(caller.org_id, queue=queue, job_id=ws.query_params.get("job_id"),
                         events=parse_event_names(ws.query_params.get("events")))
@@ -118,20 +115,22 @@ async def websocket_events(ws: WebSocket) -> None:
     async def deliver() -> None:
         await send(message("Ping"))
         loop = asyncio.get_running_loop()
-        next_ping = loop.time() + PING_EVERY
+        next_ping = loop.time() + ping_every
         while not sub.closed.is_set():
             event = await sub.get(timeout=max(next_ping - loop.time(), 0.0))
             if event is not None:
                 try:
                     # A timer, not wait_for's extra task per event: this runs per subscriber.
-                    async with asyncio.timeout(STALL_SECS):
+                    # A send blocked this long (socket buffers full: the client stopped
+                    # reading) cuts the client off.
+                    async with asyncio.timeout(settings.spooled_ws_stall_secs):
                         await send(event.json_text())
                 except TimeoutError:
                     sub.cut_off()
                     return
             if loop.time() >= next_ping:
                 await send(message("Ping"))
-                next_ping = loop.time() + PING_EVERY
+                next_ping = loop.time() + ping_every
 
     async def listen() -> None:
         while True:

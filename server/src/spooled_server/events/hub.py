@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import threading
 from collections import defaultdict, deque
@@ -27,7 +26,7 @@ from .messages import Event, from_notification
 log = logging.getLogger("spooled.events")
 
 EVENTS_CHANNEL = "spooled_events"
-# Events buffered per subscriber before it is cut off (env SPOOLED_EVENT_QUEUE_SIZE).
+# Events buffered per subscriber before it is cut off (settings: SPOOLED_EVENT_QUEUE_SIZE).
 DEFAULT_QUEUE_SIZE = 1000
 
 
@@ -119,8 +118,8 @@ class EventHub:
     """Owns the process's LISTEN connection and its subscribers."""
 
     def __init__(self, dsn: str, settings: Settings | None = None, reconnect_delay: float = 1.0):
-        self.settings = settings
-        self.queue_size = int(os.environ.get("SPOOLED_EVENT_QUEUE_SIZE", DEFAULT_QUEUE_SIZE))
+        self.settings = settings or Settings()
+        self.queue_size = self.settings.spooled_event_queue_size
         self._by_org: dict[str, set[Subscription]] = defaultdict(set)
         self._listener = PgListener(dsn, EVENTS_CHANNEL, self._on_notify, reconnect_delay=reconnect_delay,
                                     name="event-hub")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import Callable
 
@@ -28,33 +27,27 @@ log = logging.getLogger("spooled.webhooks")
 
 MAX_ATTEMPTS = 5
 AUTO_DISABLE_AFTER = 20
-# Deliveries claimed per tick (SPOOLED_WEBHOOK_DISPATCH_BATCH overrides).
-BATCH = int(os.environ.get("SPOOLED_WEBHOOK_DISPATCH_BATCH", "50"))
 # A claimed delivery is invisible to other dispatchers this long (well above the 10 s timeout).
 LEASE_SECS = 60.0
 
 
-# First retry delay; each later one doubles (SPOOLED_WEBHOOK_RETRY_BASE_SECS overrides, for tests).
-RETRY_BASE_SECS = float(os.environ.get("SPOOLED_WEBHOOK_RETRY_BASE_SECS", "1"))
-
-
-def default_backoff(attempt: int) -> float:
-    """Seconds before the next try after `attempt` failed tries: 1, 2, 4, 8, ..."""
-    return RETRY_BASE_SECS * 2 ** (attempt - 1)
+def doubling_backoff(base_secs: float) -> Callable[[int], float]:
+    """Seconds before the next try after `attempt` failed tries: base, 2 x base, 4 x base, ..."""
+    return lambda attempt: base_secs * 2 ** (attempt - 1)
 
 
 class WebhookDispatcher(Loop):
     name = "webhook-dispatcher"
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, *, resolver: ssrf.Resolver | None = None,
-                 backoff: Callable[[int], float] = default_backoff, clock: Callable[[], float] = time.time,
+                 backoff: Callable[[int], float] | None = None, clock: Callable[[], float] = time.time,
                  transport: httpx.AsyncBaseTransport | None = None, max_attempts: int = MAX_ATTEMPTS,
                  disable_after: int = AUTO_DISABLE_AFTER):
         super().__init__(settings.spooled_webhook_dispatch_interval_secs)
         self.pool = pool
         self.settings = settings
         self.resolver = resolver
-        self.backoff = backoff
+        self.backoff = backoff or doubling_backoff(settings.spooled_webhook_retry_base_secs)
         self.clock = clock
         self.transport = transport
         self.max_attempts = max_attempts
@@ -76,7 +69,7 @@ class WebhookDispatcher(Loop):
 
     async def run_once(self) -> int:
         async with self.pool.acquire() as conn:
-            claimed = await store.claim_due(conn, BATCH, LEASE_SECS)
+            claimed = await store.claim_due(conn, self.settings.spooled_webhook_dispatch_batch, LEASE_SECS)
         if claimed:
             # Every delivery is awaited even when one fails: a failure (the database going away
             # while recording) leaves only that row to be retried when its claim lapses.
