@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,11 +19,9 @@ from .responses import json, no_content
 
 router = APIRouter(prefix="/api/v1/outgoing-webhooks", tags=["webhooks"])
 
-Event = Literal["job.created", "job.started", "job.completed", "job.failed", "job.cancelled", "queue.paused",
-                "queue.resumed", "worker.registered", "worker.deregistered", "schedule.triggered"]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Url = Annotated[str, Field(min_length=1, max_length=2048)]
-Events = Annotated[list[Event], Field(min_length=1, max_length=len(service.EVENTS) * 4)]
+Events = Annotated[list[service.Event], Field(min_length=1, max_length=len(service.EVENTS) * 4)]
 Secret = Annotated[str, Field(max_length=255)]
 
 

@@ -20,10 +20,10 @@ import asyncpg
 from ..store import jobs as job_store
 from ..store import schedules as store
 from . import cron
+from .jobs import stored_error
 from .schedules import job_from_template
 
 BATCH = 100
-MAX_ERROR_CHARS = 4096
 
 
 async def fire_due(pool: asyncpg.Pool, batch: int = BATCH) -> tuple[int, int]:
@@ -63,7 +63,7 @@ async def _enqueue(conn: asyncpg.Connection, schedule: asyncpg.Record) -> tuple[
             inserted = await job_store.insert_many(conn, schedule["organization_id"], [job],
                                                    schedule["max_retries"], schedule["timeout_seconds"])
     except asyncpg.PostgresError as err:
-        return None, f"could not enqueue the job: {err}"[:MAX_ERROR_CHARS]
+        return None, stored_error(f"could not enqueue the job: {err}")
     if job["id"] not in inserted:
         return None, "could not enqueue the job: the insert was skipped"
     return job["id"], None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, get_args
 
 import httpx
 import orjson
@@ -17,8 +17,9 @@ from ..store import webhooks as store
 from . import ssrf, usage, webhook_sender
 from .core import Core
 
-EVENTS = ("job.created", "job.started", "job.completed", "job.failed", "job.cancelled", "queue.paused",
-          "queue.resumed", "worker.registered", "worker.deregistered", "schedule.triggered")
+Event = Literal["job.created", "job.started", "job.completed", "job.failed", "job.cancelled", "queue.paused",
+                "queue.resumed", "worker.registered", "worker.deregistered", "schedule.triggered"]
+EVENTS: tuple[str, ...] = get_args(Event)
 
 
 def _public(row) -> dict[str, Any]:
