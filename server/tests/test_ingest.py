@@ -67,6 +67,32 @@ async def test_custom_creates_a_job_and_is_idempotent(org: Org, anon):
     assert (again["job_id"], again["created"]) == (first["job_id"], False)
 
 
+async def test_the_audit_row_commits_with_the_job_or_neither_does(org: Org, anon, pool):
+    url = f"/api/v1/webhooks/{org.id}/custom"
+    body = {"queue_name": "audited", "event_type": "order.audited", "payload": {}, "idempotency_key": "a-1"}
+    first = (await anon.post(url, json=body)).json()
+    await anon.post(url, json=body)  # an idempotent repeat writes no second row
+    rows = await pool.fetch("SELECT provider, event_type, job_id FROM webhook_deliveries_in WHERE organization_id = $1",
+                            org.id)
+    assert [tuple(r) for r in rows] == [("custom", "order.audited", first["job_id"])]
+
+    # A failing audit insert must take the job down with it: nothing half-written.
+    fn, trigger = f"refuse_{uuid.uuid4().hex[:8]}", f"refuse_{uuid.uuid4().hex[:8]}"
+    await pool.execute(f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.organization_id = '{org.id}' THEN RAISE EXCEPTION 'audit refused'; END IF; RETURN NEW; END $$""")
+    await pool.execute(f"CREATE TRIGGER {trigger} BEFORE INSERT ON webhook_deliveries_in "
+                       f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
+    try:
+        r = await anon.post(url, json={**body, "idempotency_key": "a-2"})
+    finally:
+        await pool.execute(f"DROP TRIGGER {trigger} ON webhook_deliveries_in")
+        await pool.execute(f"DROP FUNCTION {fn}()")
+    assert r.status_code == 500 and r.json()["code"] == "INTERNAL_ERROR", r.text
+    jobs = await pool.fetch("SELECT idempotency_key FROM jobs WHERE organization_id = $1 AND queue_name = 'audited'",
+                            org.id)
+    assert [j["idempotency_key"] for j in jobs] == ["a-1"]
+
+
 async def test_custom_requires_the_org_token_when_set(org: Org, anon):
     token = (await org.client.post("/organizations/webhook-token/regenerate")).json()["webhook_token"]
     url = f"/api/v1/webhooks/{org.id}/custom"

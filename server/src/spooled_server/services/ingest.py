@@ -37,15 +37,18 @@ async def check_sender(core: Core, org_id: str, token: str | None) -> None:
 
 async def enqueue(core: Core, org_id: str, provider: str, job: jobs.NewJob,
                   event_type: str | None) -> dict[str, Any]:
-    """Creates (or, by idempotency key, finds) the job and writes the audit row."""
-    job_id, created = await jobs.create(core, org_id, job)
+    """Creates (or, by idempotency key, finds) the job; a created job's audit row commits with it."""
+
+    async def audit(conn, inserted: set[str]) -> None:
+        if inserted:
+            await conn.execute(
+                """INSERT INTO webhook_deliveries_in (organization_id, provider, event_type, job_id)
+                   VALUES ($1, $2, $3, $4)""", org_id, provider, event_type, job.id)
+
+    job_id, created = await jobs.create(core, org_id, job, also_write=audit)
     async with core.pool.acquire() as conn:
         status = await conn.fetchval("SELECT status FROM jobs WHERE organization_id = $1 AND id = $2",
                                      org_id, job_id)
-        if created:
-            await conn.execute(
-                """INSERT INTO webhook_deliveries_in (organization_id, provider, event_type, job_id)
-                   VALUES ($1, $2, $3, $4)""", org_id, provider, event_type, job_id)
     return {"job_id": job_id, "queue_name": job.queue_name, "status": status or "pending", "created": created}
 
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import orjson
 
@@ -90,11 +90,17 @@ def _check_completion_webhooks(core: Core, jobs: list[NewJob]) -> None:
                                    [{"field": where, "message": str(err), "code": "unsafe_url"}]) from None
 
 
-async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple[str, bool]]:
+# Runs inside the transaction that inserts the jobs, with the ids it inserted.
+AlsoWrite = Callable[[Any, set[str]], Awaitable[None]]
+
+
+async def create_many(core: Core, org_id: str, jobs: list[NewJob], *,
+                      also_write: AlsoWrite | None = None) -> list[tuple[str, bool]]:
     """Creates jobs in one statement; returns (id, created) per input, in input order.
 
     An idempotency key that already exists (or repeats within the batch) yields the existing
     job with created=False; the unique index makes this hold under concurrent duplicates.
+    `also_write` adds rows that must commit with the jobs or not at all (an audit row).
     """
     _check_completion_webhooks(core, jobs)
     limits = await core.limits.for_org(org_id)
@@ -122,6 +128,12 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple
             await usage.ensure_job_room(conn, org_id, limits, len(unique))
             inserted = await store.insert_many(conn, org_id, rows, *defaults)
             await org_store.add_jobs_today(conn, org_id, len(inserted))
+            if also_write is not None:
+                await also_write(conn, inserted)
+    elif also_write is not None:
+        async with core.pool.acquire() as conn, conn.transaction():
+            inserted = await store.insert_many(conn, org_id, rows, *defaults)
+            await also_write(conn, inserted)
     else:
         if len(rows) == 1:
             # The hot path: concurrent single creates share one INSERT and one commit. No
@@ -150,8 +162,9 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob]) -> list[tuple
     return results
 
 
-async def create(core: Core, org_id: str, job: NewJob) -> tuple[str, bool]:
-    return (await create_many(core, org_id, [job]))[0]
+async def create(core: Core, org_id: str, job: NewJob, *,
+                 also_write: AlsoWrite | None = None) -> tuple[str, bool]:
+    return (await create_many(core, org_id, [job], also_write=also_write))[0]
 
 
 async def get(core: Core, org_id: str, job_id: str) -> dict[str, Any]:
