@@ -219,8 +219,10 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
                         batch_size=request.batch_size)
         who.require_queue(args.queue_name)
         lease = rq.lease_secs(request.lease_duration_secs, self.core.settings.worker_lease_duration_secs)
+        # The claim already trims to the budget by JSON payload size, in its own connection; the
+        # loop below is exact about the protobuf encoding, which rarely trims any further.
         rows = await jobs.claim(self.core, who.org_id, args.queue_name, args.worker_id,
-                                rq.batch_size(args.batch_size), lease)
+                                rq.batch_size(args.batch_size), lease, payload_cap=DEQUEUE_RESPONSE_BUDGET)
         kept: list[pb.Job] = []
         size = 0
         for row in rows:

@@ -230,9 +230,11 @@ async def boost_priority(core: Core, org_id: str, job_id: str, priority: int) ->
 # -- the worker protocol -----------------------------------------------------------------------
 
 async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit: int,
-                lease_secs: int, wait_ms: int = 0) -> list[dict[str, Any]]:
-    """Leases up to `limit` jobs. With wait_ms, an empty queue holds the call until work
-    arrives (woken by NOTIFY) or the wait ends."""
+                lease_secs: int, wait_ms: int = 0,
+                payload_cap: int = CLAIM_RESPONSE_PAYLOAD_CAP) -> list[dict[str, Any]]:
+    """Leases up to `limit` jobs, keeping at most `payload_cap` bytes of payload (always at
+    least one job) and handing the rest back in the same connection. With wait_ms, an empty
+    queue holds the call until work arrives (woken by NOTIFY) or the wait ends."""
     deadline = time.monotonic() + min(wait_ms, core.settings.spooled_max_claim_wait_ms) / 1000
     event = core.wake.register(org_id, queue_name) if wait_ms > 0 else None
     try:
@@ -244,7 +246,7 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
                 rows = await store.claim(conn, org_id, queue_name, worker_id, limit, lease_secs)
                 REGISTRY.claim_latency.observe(time.perf_counter() - started)
                 if len(rows) > 1:
-                    rows = await _cap_response(conn, org_id, rows)
+                    rows = await _cap_response(conn, org_id, rows, payload_cap)
             remaining = deadline - time.monotonic()
             if rows or event is None or remaining <= 0:
                 return [dict(r) for r in rows]
@@ -258,11 +260,11 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
             core.wake.unregister(org_id, queue_name, event)
 
 
-async def _cap_response(conn, org_id: str, rows: list) -> list:
+async def _cap_response(conn, org_id: str, rows: list, payload_cap: int) -> list:
     total, keep = 0, 0
     for row in rows:
         total += payload_size(row["payload"])
-        if keep and total > CLAIM_RESPONSE_PAYLOAD_CAP:
+        if keep and total > payload_cap:
             break
         keep += 1
     if keep < len(rows):
