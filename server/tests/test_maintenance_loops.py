@@ -15,6 +15,7 @@ import asyncpg
 from conftest import Org, OrgFactory
 from spooled_server.loops.dependency_healer import DependencyHealer
 from spooled_server.loops.retention import RetentionLoop, retention_days
+from spooled_server.store import jobs as job_store
 
 
 async def create_jobs(org: Org, queue: str, n: int) -> list[str]:
@@ -78,6 +79,18 @@ async def test_healer_cancels_children_of_a_dead_parent_and_their_descendants(or
     assert (await status_of(pool, grandchild))[0] == "cancelled"
     # 'any' still has a live parent: it keeps waiting.
     assert await status_of(pool, any_child) == ("pending", False)
+
+
+async def test_a_late_cancel_pass_spares_children_of_a_parent_retried_from_the_dlq(org: Org, pool):
+    """The healer names a dead parent, then (before its cancel pass) the parent is retried from
+    the DLQ: the pass must read the parent as it is now and leave its children waiting."""
+    [parent] = await create_jobs(org, "heal-revived", 1)
+    [child] = await create_jobs(org, "heal-revived-child", 1)
+    await wait_on(org, child, [parent])
+    await pool.execute("UPDATE jobs SET status = 'pending' WHERE id = $1", parent)  # retried
+    async with pool.acquire() as conn, conn.transaction():
+        assert await job_store.cancel_descendants(conn, [parent], "Dependency failed") == []
+    assert await status_of(pool, child) == ("pending", False)
 
 
 # -- RetentionLoop --------------------------------------------------------------------------------

@@ -16,10 +16,12 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 # ---- retry policy (see _retry.py) ----
-# Backoff before retry n (0-based) is INITIAL_RETRY_DELAY * 2**n, capped at MAX_RETRY_DELAY,
-# minus up to RETRY_JITTER of itself at random so that many clients do not retry in step.
+# Backoff before retry n (1-based) is INITIAL_RETRY_DELAY * RETRY_FACTOR**(n-1), capped at
+# MAX_RETRY_DELAY, minus up to RETRY_JITTER of itself at random so that many clients do not
+# retry in step (shortening, never lengthening, keeps MAX_RETRY_DELAY a real cap).
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
+RETRY_FACTOR = 2.0
 RETRY_JITTER = 0.25
 # Retries after the first attempt (so at most DEFAULT_MAX_RETRIES + 1 attempts).
 DEFAULT_MAX_RETRIES = 3
@@ -28,11 +30,12 @@ DEFAULT_MAX_RETRIES = 3
 RETRY_AFTER_CAP = 60.0
 
 # ---- circuit breaker (see _breaker.py) ----
-# Open after this many failures within the sliding window...
+# Open after this many failures in a row (a success clears the count; failures older than the
+# window no longer count)...
 BREAKER_FAILURE_THRESHOLD = 5
 BREAKER_WINDOW_SECONDS = 60.0
-# ...stay open this long, then let trial calls through (half-open)...
-BREAKER_OPEN_SECONDS = 30.0
+# ...stay open this long (CircuitBreakerConfig.timeout), then let trial calls through (half-open)...
+BREAKER_TIMEOUT = 30.0
 # ...and close again after this many successful trial calls.
 BREAKER_SUCCESS_THRESHOLD = 3
 

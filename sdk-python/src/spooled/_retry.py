@@ -11,7 +11,8 @@ import email.utils
 from dataclasses import dataclass
 from typing import Callable
 
-from ._constants import DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP, RETRY_JITTER
+from ._constants import (DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP, RETRY_FACTOR,
+                         RETRY_JITTER)
 
 # 501 Not Implemented is permanent (a feature the deployment does not offer, such as billing on
 # a self-hosted server): retrying it only delays the answer.
@@ -24,8 +25,10 @@ class RetryConfig:
 
     The defaults are the policy shared by every Spooled SDK (`_constants.py`); change them only
     when you have a reason (tests, latency budgets). `base_delay` is the wait before the first
-    retry, doubled for each further one and capped at `max_delay` (seconds); `jitter` shortens
-    each wait by up to RETRY_JITTER at random so that many clients do not retry in step.
+    retry, multiplied by `factor` (> 1) for each further one and capped at `max_delay`
+    (seconds). `jitter` shortens each wait by up to RETRY_JITTER (25 %) at random so that many
+    clients do not retry in step; it never lengthens one, so `max_delay` stays a real cap (the
+    reference SDK adds 0-25 % instead).
     Which failures are retried is not configurable (see `should_retry`). Invalid values raise
     ValueError when constructed.
     """
@@ -33,6 +36,7 @@ class RetryConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     base_delay: float = INITIAL_RETRY_DELAY
     max_delay: float = MAX_RETRY_DELAY
+    factor: float = RETRY_FACTOR
     jitter: bool = True
 
     def __post_init__(self) -> None:
@@ -43,6 +47,8 @@ class RetryConfig:
             raise ValueError("base_delay must be > 0 seconds")
         if not self.max_delay >= self.base_delay:
             raise ValueError("max_delay must be >= base_delay")
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or not self.factor > 1:
+            raise ValueError("factor must be a number > 1")
 
 
 DEFAULT_RETRY = RetryConfig()
@@ -97,12 +103,16 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def backoff_delay(retries_done: int, random: Callable[[], float], config: RetryConfig = DEFAULT_RETRY) -> float:
-    """Jittered exponential backoff before retry number `retries_done` (0-based).
+    """Jittered exponential backoff after `retries_done` retries (0 before the first retry):
+    base_delay * factor**retries_done, capped at max_delay.
 
     `random` returns a float in [0, 1); with `config.jitter` the delay loses up to RETRY_JITTER
     of itself.
     """
-    base = min(config.base_delay * (2 ** retries_done), config.max_delay)
+    try:
+        base = min(config.base_delay * (config.factor ** retries_done), config.max_delay)
+    except OverflowError:  # a huge retry number: far past the cap anyway
+        base = config.max_delay
     return base * (1.0 - RETRY_JITTER * random()) if config.jitter else base
 
 

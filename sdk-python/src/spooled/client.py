@@ -84,7 +84,7 @@ class _ClientBase:
             retry=retry_config,
             headers=dict(headers or {}),
             user_agent=user_agent or f"spooled-python/{__version__}",
-            breaker=CircuitBreaker(breaker_config, clock=monotonic or time.monotonic),
+            breaker=CircuitBreaker(breaker_config, clock=monotonic or time.monotonic, wall_clock=clock or time.time),
             clock=clock or time.time, random=random or _random.random)
         self._jwt: tuple[str, float | None] | None = None
         self._grpc: Any = None
@@ -181,8 +181,10 @@ class _ClientBase:
         """The API key the client was built with, if any."""
         return self._creds.api_key
 
-    def get_circuit_breaker_stats(self) -> dict:
-        """The breaker's state and counters."""
+    def get_circuit_breaker_stats(self) -> dict[str, Any]:
+        """The breaker's state, counters and settings: `state` ("CLOSED", "OPEN" or "HALF_OPEN"),
+        `failure_count`, `success_count`, `last_failure_time` (Unix seconds or None) and
+        `config` (enabled, failure_threshold, success_threshold, timeout)."""
         return self._options.breaker.stats()
 
     def reset_circuit_breaker(self) -> None:

@@ -340,14 +340,20 @@ async def release_dependents(conn: asyncpg.Connection, parent_ids: list[str]) ->
         [r["id"] for r in children])
 
 
-_CANCEL_BLOCKED = """
+# Whether waiting job `c` can never run, from its dependencies' current statuses: 'all' once
+# any one is dead, 'any' once every one is. Read now, not assumed from the caller: a
+# dead-lettered parent can be retried from the DLQ before a late pass (the healer) gets here.
+_DEPENDENCIES_DEAD = """CASE c.dependency_mode
+        WHEN 'all' THEN EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                                WHERE d.job_id = c.id AND p.status IN ('cancelled', 'deadletter', 'failed'))
+        ELSE NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                         WHERE d.job_id = c.id AND p.status NOT IN ('cancelled', 'deadletter', 'failed')) END"""
+
+_CANCEL_BLOCKED = f"""
 UPDATE jobs c SET status = 'cancelled', last_error = $2, updated_at = now()
 WHERE c.id IN (SELECT d.job_id FROM job_dependencies d WHERE d.depends_on_job_id = ANY($1::text[]))
   AND c.status IN ('pending', 'scheduled')
-  -- 'all' cannot run once any dependency is dead; 'any' only once every one of them is.
-  AND (c.dependency_mode = 'all' OR NOT EXISTS (
-        SELECT 1 FROM job_dependencies d2 JOIN jobs p ON p.id = d2.depends_on_job_id
-        WHERE d2.job_id = c.id AND p.status NOT IN ('cancelled', 'deadletter', 'failed')))
+  AND {_DEPENDENCIES_DEAD}
 RETURNING c.id, c.queue_name, c.workflow_id"""
 
 
@@ -380,11 +386,6 @@ DEPENDENCIES_MET = """CASE c.dependency_mode
                                 WHERE d.job_id = c.id AND p.status = 'completed')
         ELSE NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                          WHERE d.job_id = c.id AND p.status <> 'completed') END"""
-_DEPENDENCIES_DEAD = """CASE c.dependency_mode
-        WHEN 'all' THEN EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                                WHERE d.job_id = c.id AND p.status IN ('cancelled', 'deadletter', 'failed'))
-        ELSE NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                         WHERE d.job_id = c.id AND p.status NOT IN ('cancelled', 'deadletter', 'failed')) END"""
 
 
 async def heal_blocked(conn: asyncpg.Connection, batch: int) -> tuple[list[asyncpg.Record], list[str]]:
