@@ -9,6 +9,8 @@ Jobs arrive on QueueService.StreamJobs rather than ProcessJobs, because on our s
   jobs unsettled, which is exactly the worker's concurrency.
 - Settling is unary Complete/Fail/RenewLease: each running job settles on its own, concurrently,
   and a settle reaching the stream's server process frees the stream's window at once.
+  Completes that pile up while one is in flight go out together as one CompleteBatch
+  (_complete_batcher.py), so a busy worker sends one message for many jobs.
 
 A reader (thread, or task for the async worker) moves stream messages into a local inbox;
 claim() takes at most `limit` from it, so the worker never runs more than its concurrency even
@@ -27,6 +29,8 @@ import time
 from typing import Any, Callable
 
 from ..errors import LeaseExpiredError, NetworkError, SpooledError
+from ..grpc.requests import GrpcCompleteRequest
+from ._complete_batcher import AsyncCompleteBatcher, CompleteBatcher
 from .options import WorkerOptions
 from .transport import Claimed, Registration, metadata_strings
 
@@ -82,6 +86,10 @@ class _GrpcBase:
     def _stream_failed(self) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _complete_request(ctx: Any, result: Any) -> GrpcCompleteRequest:
+        return GrpcCompleteRequest(job_id=ctx.job_id, worker_id=ctx.worker_id, result=result, lease_id=ctx.lease_id)
+
 
 class GrpcTransport(_GrpcBase):
     """Blocking gRPC transport over a SpooledGrpcClient."""
@@ -93,6 +101,9 @@ class GrpcTransport(_GrpcBase):
         self._stream: Any = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._completes = CompleteBatcher(
+            lambda r: self.grpc.queue.complete(r.job_id, r.worker_id, r.result, lease_id=r.lease_id),
+            lambda requests: self.grpc.queue.complete_batch(requests))
 
     def register(self) -> Registration:
         answer = self.grpc.workers.register(self.options.queue_name, self.options.hostname, **self._register_args())
@@ -156,7 +167,7 @@ class GrpcTransport(_GrpcBase):
 
     # -- settling --
     def complete(self, ctx: Any, result: Any) -> Any:
-        return self.grpc.queue.complete(ctx.job_id, ctx.worker_id, result, lease_id=ctx.lease_id)
+        return self._completes.complete(self._complete_request(ctx, result))
 
     def fail(self, ctx: Any, message: str) -> Any:
         return self.grpc.queue.fail(ctx.job_id, ctx.worker_id, message, retry=True, lease_id=ctx.lease_id)
@@ -197,6 +208,9 @@ class AsyncGrpcTransport(_GrpcBase):
         self._inbox: asyncio.Queue[tuple] | None = None
         self._stream: Any = None
         self._reader: asyncio.Task[Any] | None = None
+        self._completes = AsyncCompleteBatcher(
+            lambda r: self.grpc.queue.complete(r.job_id, r.worker_id, r.result, lease_id=r.lease_id),
+            lambda requests: self.grpc.queue.complete_batch(requests))
 
     def _queue(self) -> asyncio.Queue[tuple]:
         if self._inbox is None:
@@ -261,7 +275,7 @@ class AsyncGrpcTransport(_GrpcBase):
         self._queue().put_nowait(_WAKE)
 
     async def complete(self, ctx: Any, result: Any) -> Any:
-        return await self.grpc.queue.complete(ctx.job_id, ctx.worker_id, result, lease_id=ctx.lease_id)
+        return await self._completes.complete(self._complete_request(ctx, result))
 
     async def fail(self, ctx: Any, message: str) -> Any:
         return await self.grpc.queue.fail(ctx.job_id, ctx.worker_id, message, retry=True, lease_id=ctx.lease_id)

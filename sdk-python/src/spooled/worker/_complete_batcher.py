@@ -1,0 +1,195 @@
+"""Coalesces the gRPC worker's completes into CompleteBatch calls, without delaying any of them.
+
+Natural batching: a complete that finds no CompleteBatch in flight is sent at once (alone, as a
+plain Complete); completes that arrive while one is in flight wait for it and then go out
+together, up to MAX_BATCH per call. An idle worker therefore pays no latency, and a busy one
+sends one message for many jobs instead of one each, which is where a Python server spends
+its time. The caller whose complete is waiting sends the next batch itself (no extra thread or
+task), and stops sending once its own complete is answered.
+
+Each job keeps its own outcome: a lease the server refused raises LeaseExpiredError for that
+job only, exactly as a lone Complete would. CompleteBatch is our server's extension; a server
+without it (UNIMPLEMENTED) is remembered and every later complete goes out alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Awaitable, Callable
+
+from ..errors import SpooledError
+from ..grpc._status import error_from_code
+from ..grpc.models import GrpcCompleteResponse
+from ..grpc.requests import GrpcCompleteRequest
+
+# The server takes at most 100 completes per CompleteBatch.
+MAX_BATCH = 100
+_ANSWERED = GrpcCompleteResponse(success=True)
+
+
+class _Slot:
+    __slots__ = ("request", "done", "answer", "error")
+
+    def __init__(self, request: GrpcCompleteRequest):
+        self.request = request
+        self.done = False
+        self.answer: Any = None
+        self.error: BaseException | None = None
+
+    def settle(self, answer: Any = None, error: BaseException | None = None) -> None:
+        self.answer, self.error, self.done = answer, error, True
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
+def _unimplemented(exc: BaseException) -> bool:
+    return getattr(exc, "grpc_status", None) == "UNIMPLEMENTED"
+
+
+def _from_the_server(exc: BaseException) -> bool:
+    """A failure of the call itself (network, auth, overload): every job in it shares it. Any
+    other exception was raised locally while building the batch, so the jobs go out alone."""
+    return isinstance(exc, SpooledError)
+
+
+def _abandon(batch: list[_Slot]) -> None:
+    """The sender was interrupted (cancelled, or an error escaped): the jobs it carried must
+    not wait forever for an answer that is not coming."""
+    for slot in batch:
+        if not slot.done:
+            slot.settle(error=SpooledError("the complete was interrupted before the server answered"))
+
+
+def _apply(batch: list[_Slot], answer: Any) -> None:
+    outcomes = list(answer.results)
+    for slot, outcome in zip(batch, outcomes):
+        if outcome.success:
+            slot.settle(_ANSWERED)
+        else:
+            error = outcome.error
+            slot.settle(error=error_from_code(error.code if error else "", error.message if error else ""))
+    for slot in batch[len(outcomes):]:  # a short answer: never expected, never left hanging
+        slot.settle(error=SpooledError("the server's CompleteBatch answer had no outcome for this job"))
+
+
+class CompleteBatcher:
+    """The blocking worker's batcher; `complete` is called from many job threads at once."""
+
+    def __init__(self, send_one: Callable[[GrpcCompleteRequest], Any],
+                 send_batch: Callable[[list[GrpcCompleteRequest]], Any]):
+        self._send_one = send_one
+        self._send_batch = send_batch
+        self._batching = True
+        self._pending: list[_Slot] = []
+        self._sending = False
+        self._changed = threading.Condition()
+
+    def complete(self, request: GrpcCompleteRequest) -> Any:
+        if not self._batching:
+            return self._send_one(request)
+        slot = _Slot(request)
+        with self._changed:
+            self._pending.append(slot)
+        while True:
+            with self._changed:
+                while not slot.done and self._sending:
+                    self._changed.wait()
+                if slot.done:
+                    return slot.result()
+                self._sending = True
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                self._send(batch)
+            finally:
+                _abandon(batch)
+                with self._changed:
+                    self._sending = False
+                    self._changed.notify_all()
+
+    def _send(self, batch: list[_Slot]) -> None:
+        if len(batch) == 1 or not self._batching:
+            self._one_by_one(batch)
+            return
+        try:
+            answer = self._send_batch([slot.request for slot in batch])
+        except Exception as exc:
+            if _unimplemented(exc):
+                self._batching = False
+            if _unimplemented(exc) or not _from_the_server(exc):
+                self._one_by_one(batch)
+            else:
+                for slot in batch:
+                    slot.settle(error=exc)
+            return
+        _apply(batch, answer)
+
+    def _one_by_one(self, batch: list[_Slot]) -> None:
+        for slot in batch:
+            try:
+                slot.settle(self._send_one(slot.request))
+            except Exception as exc:
+                slot.settle(error=exc)
+
+
+class AsyncCompleteBatcher:
+    """The asyncio worker's batcher: the same rules, with coroutines."""
+
+    def __init__(self, send_one: Callable[[GrpcCompleteRequest], Awaitable[Any]],
+                 send_batch: Callable[[list[GrpcCompleteRequest]], Awaitable[Any]]):
+        self._send_one = send_one
+        self._send_batch = send_batch
+        self._batching = True
+        self._pending: list[_Slot] = []
+        self._sending = False
+        self._changed: asyncio.Condition | None = None  # made in the worker's loop
+
+    async def complete(self, request: GrpcCompleteRequest) -> Any:
+        if not self._batching:
+            return await self._send_one(request)
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        changed = self._changed
+        slot = _Slot(request)
+        self._pending.append(slot)
+        while True:
+            async with changed:
+                await changed.wait_for(lambda: slot.done or not self._sending)
+                if slot.done:
+                    return slot.result()
+                self._sending = True
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                await self._send(batch)
+            finally:
+                _abandon(batch)
+                async with changed:
+                    self._sending = False
+                    changed.notify_all()
+
+    async def _send(self, batch: list[_Slot]) -> None:
+        if len(batch) == 1 or not self._batching:
+            await self._one_by_one(batch)
+            return
+        try:
+            answer = await self._send_batch([slot.request for slot in batch])
+        except Exception as exc:
+            if _unimplemented(exc):
+                self._batching = False
+            if _unimplemented(exc) or not _from_the_server(exc):
+                await self._one_by_one(batch)
+            else:
+                for slot in batch:
+                    slot.settle(error=exc)
+            return
+        _apply(batch, answer)
+
+    async def _one_by_one(self, batch: list[_Slot]) -> None:
+        for slot in batch:
+            try:
+                slot.settle(await self._send_one(slot.request))
+            except Exception as exc:
+                slot.settle(error=exc)
