@@ -96,7 +96,7 @@ def client_settings(options: dict[str, Any]) -> dict[str, Any]:
             enabled=breaker.get("enabled", True),
             failure_threshold=breaker.get("failure_threshold", defaults_b.failure_threshold),
             success_threshold=breaker.get("success_threshold", defaults_b.success_threshold),
-            open_seconds=breaker["timeout_ms"] / 1000 if "timeout_ms" in breaker else defaults_b.open_seconds)
+            timeout=breaker["timeout_ms"] / 1000 if "timeout_ms" in breaker else defaults_b.timeout)
     return settings
 
 

@@ -53,7 +53,7 @@ def test_client_options_map_to_sdk_settings():
     assert settings["timeout"] == 0.3
     assert settings["retry"] == spooled.RetryConfig(max_retries=2, base_delay=0.01, max_delay=0.05, jitter=False)
     breaker = settings["circuit_breaker"]
-    assert (breaker.enabled, breaker.failure_threshold, breaker.open_seconds) == (True, 2, 0.3)
+    assert (breaker.enabled, breaker.failure_threshold, breaker.timeout) == (True, 2, 0.3)
     assert client_settings({}) == {}
     assert client_settings({"retry": {"max_retries": 0}})["retry"].base_delay == spooled.RetryConfig().base_delay
 

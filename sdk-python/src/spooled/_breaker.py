@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ._constants import (BREAKER_FAILURE_THRESHOLD, BREAKER_SUCCESS_THRESHOLD, BREAKER_TIMEOUT,
                          BREAKER_WINDOW_SECONDS)
-from .errors import SpooledError
+from ._failures import counts_against_server
 
 
 class CircuitState(str, Enum):
@@ -101,12 +101,12 @@ class CircuitBreaker:
     def record_failure(self, error: BaseException | None = None) -> None:
         """A connection error, timeout, 408 or 5xx.
 
-        `error` is optional: a SpooledError that is not retryable (a 4xx) says nothing about the
-        server's health and is ignored, so callers may pass whatever their call raised.
+        `error` is optional: an SDK error that says nothing about the server's health (a 4xx, a
+        429, an open breaker) is ignored, so callers may pass whatever their call raised.
         """
         if not self.config.enabled:
             return
-        if isinstance(error, SpooledError) and not error.is_retryable():
+        if error is not None and not counts_against_server(error):
             return
         with self._lock:
             now = self._clock()

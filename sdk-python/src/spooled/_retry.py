@@ -54,6 +54,12 @@ class RetryConfig:
 DEFAULT_RETRY = RetryConfig()
 
 
+def is_server_failure(status_code: int) -> bool:
+    """Whether a status is the server in trouble (what the circuit breaker counts): 408 and
+    5xx but 501, which is a permanent answer."""
+    return status_code == 408 or (500 <= status_code <= 599 and status_code not in _PERMANENT_5XX)
+
+
 def should_retry(status_code: int | None, *, connection_error: bool = False, timeout: bool = False,
                  replay_safe: bool = True) -> bool:
     """Whether a failed attempt may be tried again.

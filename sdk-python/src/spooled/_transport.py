@@ -21,7 +21,7 @@ import httpx
 from ._auth import Credentials
 from ._breaker import CircuitBreaker
 from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
-from ._retry import DEFAULT_RETRY, RetryConfig, parse_retry_after, retry_delay
+from ._retry import DEFAULT_RETRY, RetryConfig, is_server_failure, parse_retry_after, retry_delay
 from ._version import __version__
 from ._wire import Call, model_reader, path
 from .errors import (AuthenticationError, CircuitBreakerOpenError, RateLimitError, error_from_request_error,
@@ -53,11 +53,6 @@ class TransportOptions:
             raise ValueError("base_url must start with http:// or https://")
         if not self.timeout > 0 or not self.connect_timeout > 0:
             raise ValueError("timeouts must be > 0 seconds")
-
-
-# 408 and 5xx (but 501, which is permanent) are server trouble for the breaker; so is no answer.
-def _is_server_failure(status: int) -> bool:
-    return status == 408 or (500 <= status <= 599 and status != 501)
 
 
 @dataclass
@@ -93,7 +88,8 @@ class _Attempts:
             self.renewed = True  # one renewal and replay per call; a second 401 is real
             breaker.record_success()
             return _Next("renew")
-        (breaker.record_failure if _is_server_failure(status) else breaker.record_success)()
+        # 408 and 5xx (but 501) are server trouble for the breaker; other answers show it healthy.
+        (breaker.record_failure if is_server_failure(status) else breaker.record_success)()
         now = self.options.clock()
         error = error_from_response(response, now=now)
         if isinstance(error, RateLimitError):

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import pytest
 
 from spooled._constants import (DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_AFTER_CAP,
-                                RETRY_JITTER)
+                                RETRY_FACTOR, RETRY_JITTER)
 from spooled._retry import RetryConfig, backoff_delay, parse_retry_after, retry_delay, should_retry
 
 
@@ -108,4 +108,21 @@ def test_retry_config_shapes_the_backoff(config, retries_done, rand, expected):
 
 
 def test_retry_config_defaults_are_the_shared_constants():
-    assert RetryConfig() == RetryConfig(DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, True)
+    assert RetryConfig() == RetryConfig(DEFAULT_MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, RETRY_FACTOR, True)
+    assert RETRY_FACTOR == 2.0
+
+
+@pytest.mark.parametrize("factor", [1, 1.0, 0.5, 0, -2, True, "2"])
+def test_factor_must_be_a_number_above_one(factor):
+    with pytest.raises(ValueError, match="factor"):
+        RetryConfig(factor=factor)
+
+
+@pytest.mark.parametrize("factor, retries_done, expected", [
+    (3.0, 0, 0.1), (3.0, 1, 0.3), (3.0, 2, 0.9), (3.0, 3, 2.0),   # 2.7 capped at max_delay
+    (1.5, 2, 0.225), (2, 1, 0.2),
+    (2.0, 5000, 2.0),                                              # float overflow reads as the cap
+])
+def test_factor_multiplies_each_further_delay(factor, retries_done, expected):
+    config = RetryConfig(base_delay=0.1, max_delay=2.0, factor=factor, jitter=False)
+    assert backoff_delay(retries_done, lambda: 0.5, config) == pytest.approx(expected)

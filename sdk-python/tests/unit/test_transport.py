@@ -154,20 +154,37 @@ def test_network_and_timeout_errors_are_typed_and_keep_their_cause(mock, make_cl
 
 
 def test_breaker_opens_and_refuses_without_sending(mock, make_client, fake_time):
-    client = make_client(max_retries=0, circuit_breaker=CircuitBreakerConfig(failure_threshold=2, open_seconds=30))
+    client = make_client(max_retries=0, circuit_breaker=CircuitBreakerConfig(failure_threshold=2, timeout=30))
     route = mock.get("/api/v1/jobs/j1").respond(500)
+    failed_at = fake_time.now
     for _ in range(2):
         with pytest.raises(spooled.ServerError):
             client.jobs.get("j1")
     with pytest.raises(spooled.CircuitBreakerOpenError):
         client.jobs.get("j1")
     assert route.call_count == 2
-    assert client.get_circuit_breaker_stats()["state"] == "open"
+    assert client.get_circuit_breaker_stats() == {
+        "state": "OPEN", "failure_count": 2, "success_count": 0, "last_failure_time": failed_at,
+        "config": {"enabled": True, "failure_threshold": 2, "success_threshold": 3, "timeout": 30}}
     fake_time.now += 30
     route.respond(200, json=job_json())
     assert client.jobs.get("j1").id == "j1"
+    assert client.get_circuit_breaker_stats()["state"] == "HALF_OPEN"
     client.reset_circuit_breaker()
-    assert client.get_circuit_breaker_stats()["state"] == "closed"
+    assert client.get_circuit_breaker_stats()["state"] == "CLOSED"
+
+
+async def test_async_client_reports_breaker_stats_in_the_same_shape(mock, make_async_client):
+    client = make_async_client(max_retries=0, circuit_breaker=CircuitBreakerConfig(failure_threshold=1))
+    mock.get("/api/v1/jobs/j1").respond(503)
+    with pytest.raises(spooled.ServerError):
+        await client.jobs.get("j1")
+    stats = client.get_circuit_breaker_stats()
+    assert (stats["state"], stats["failure_count"], stats["config"]["timeout"]) == ("OPEN", 1, 30.0)
+    assert isinstance(stats["last_failure_time"], float)
+    client.reset_circuit_breaker()
+    assert client.get_circuit_breaker_stats()["state"] == "CLOSED"
+    await client.close()
 
 
 def test_client_errors_do_not_trip_the_breaker(mock, make_client):
@@ -176,7 +193,7 @@ def test_client_errors_do_not_trip_the_breaker(mock, make_client):
     for _ in range(3):
         with pytest.raises(spooled.NotFoundError):
             client.jobs.get("nope")
-    assert client.get_circuit_breaker_stats()["state"] == "closed"
+    assert client.get_circuit_breaker_stats()["state"] == "CLOSED"
 
 
 def test_breaker_can_be_disabled(mock, make_client):

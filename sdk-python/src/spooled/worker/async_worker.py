@@ -54,7 +54,7 @@ class AsyncSpooledWorker:
                  worker_type: str = "python", version: str = __version__, metadata: dict[str, Any] | None = None,
                  handle_signals: bool = True, clock: Callable[[], float] = time.monotonic,
                  transport: TransportName = "rest", grpc_client: Any = None):
-        extra = {"hostname": hostname} if hostname is not None else {}
+        extra: dict[str, Any] = {"hostname": hostname} if hostname is not None else {}
         self.options = WorkerOptions(
             queue_name=queue_name, concurrency=concurrency, lease_duration=lease_duration,
             heartbeat_fraction=heartbeat_fraction, claim_wait=claim_wait, poll_interval=poll_interval,

@@ -31,6 +31,7 @@ class WorkerOptions:
     0-30; 0 polls). poll_interval: seconds between claims when the server answers an empty
     claim at once. shutdown_timeout: seconds in-flight jobs get to finish after stop().
     handle_signals: stop gracefully on SIGTERM/SIGINT (only when started on the main thread).
+    auto_start: SpooledWorker only: start on a background thread once a handler is set.
     """
 
     queue_name: str
@@ -46,6 +47,7 @@ class WorkerOptions:
     version: str = __version__
     metadata: dict[str, Any] | None = None
     handle_signals: bool = True
+    auto_start: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_name, str) or not _QUEUE.match(self.queue_name):
@@ -60,6 +62,8 @@ class WorkerOptions:
             raise ValueError("claim_wait must be between 0 and 30 seconds")
         if not self.poll_interval > 0:
             raise ValueError("poll_interval must be > 0")
+        if not isinstance(self.auto_start, bool):
+            raise ValueError("auto_start must be a bool")
         if not self.shutdown_timeout >= 0:
             raise ValueError("shutdown_timeout must be >= 0")
         if not _HOSTNAME.match(self.hostname) or len(self.hostname) > 255:

@@ -9,6 +9,10 @@
 
     worker.start()   # blocks until stop(), SIGTERM or SIGINT
 
+With auto_start=True the worker starts itself on a background (daemon) thread as soon as the
+handler is set, and start() is not called; stop() ends it. Start failures reach the "error"
+event. SIGTERM/SIGINT are not handled then (signal handlers belong to the main thread).
+
 One loop claims while slots are free; each job runs on its own thread; a lease keeper renews
 leases every lease_duration x heartbeat_fraction seconds and reports liveness. A renewal or a
 result refused as LEASE_EXPIRED means another worker may own the job: the handler's signal is
@@ -53,6 +57,7 @@ class SpooledWorker:
     transport: "rest" (default) or "grpc". With "grpc" the worker talks to `grpc_client` (a
     SpooledGrpcClient), else to `client` itself if it is one, else to `client.grpc`; the
     server assigns the worker id at registration (`worker_id` is ignored).
+    auto_start: start on a daemon thread once a handler is set (see the module docstring).
     """
 
     def __init__(self, client: Any, queue_name: str, *, concurrency: int = 5, lease_duration: int = 30,
@@ -60,13 +65,13 @@ class SpooledWorker:
                  shutdown_timeout: float = 30.0, hostname: str | None = None, worker_id: str | None = None,
                  worker_type: str = "python", version: str = __version__, metadata: dict[str, Any] | None = None,
                  handle_signals: bool = True, clock: Callable[[], float] = time.monotonic,
-                 transport: TransportName = "rest", grpc_client: Any = None):
-        extra = {"hostname": hostname} if hostname is not None else {}
+                 transport: TransportName = "rest", grpc_client: Any = None, auto_start: bool = False):
+        extra: dict[str, Any] = {"hostname": hostname} if hostname is not None else {}
         self.options = WorkerOptions(
             queue_name=queue_name, concurrency=concurrency, lease_duration=lease_duration,
             heartbeat_fraction=heartbeat_fraction, claim_wait=claim_wait, poll_interval=poll_interval,
             shutdown_timeout=shutdown_timeout, worker_id=worker_id, worker_type=worker_type, version=version,
-            metadata=metadata, handle_signals=handle_signals, **extra)
+            metadata=metadata, handle_signals=handle_signals, auto_start=auto_start, **extra)
         self._client = client
         self._clock = clock
         self.transport_name = check_transport(transport)
@@ -86,6 +91,16 @@ class SpooledWorker:
         self._wake = threading.Event()
         self._runner: threading.Thread | None = None
         self._worker_heartbeat_every = 10.0
+        self._start_lock = threading.RLock()  # re-entrant: a signal handler may call stop()
+        # Set when a handler arrives (or stop() cancels a pending auto start): what the
+        # auto-start thread waits for, since @worker.process runs after construction.
+        self._handler_set = threading.Event()
+        self._auto_start_cancelled = False
+        self._auto_starter: threading.Thread | None = None
+        if self.options.auto_start:
+            self._auto_starter = threading.Thread(target=self._auto_start, name="spooled-worker-autostart",
+                                                  daemon=True)
+            self._auto_starter.start()
 
     # -- public surface --
     @property
@@ -113,6 +128,7 @@ class SpooledWorker:
         if inspect.iscoroutinefunction(handler):
             raise TypeError("async handlers need AsyncSpooledWorker")
         self._handler = handler
+        self._handler_set.set()
         return handler
 
     def on(self, event: str, handler: Callable[[Any], Any] | None = None) -> Any:
@@ -128,11 +144,17 @@ class SpooledWorker:
     def start(self) -> None:
         """Registers the worker and processes jobs until stopped; returns after a graceful
         shutdown and raises if the worker had to stop on an error."""
-        if self._state != "idle":
-            raise RuntimeError(f"start() needs an idle worker (state is {self._state})")
-        if self._handler is None:
-            raise RuntimeError("set a handler with @worker.process before start()")
-        self._state, self._runner = "starting", threading.current_thread()
+        self._start(auto=False)
+
+    def _start(self, auto: bool) -> None:
+        with self._start_lock:  # the auto-start thread and the caller may race here
+            if auto and self._auto_start_cancelled:
+                return
+            if self._state != "idle":
+                raise RuntimeError(f"start() needs an idle worker (state is {self._state})")
+            if self._handler is None:
+                raise RuntimeError("set a handler with @worker.process before start()")
+            self._state, self._runner = "starting", threading.current_thread()
         try:
             registered = self._transport.register()
             self._worker_id = registered.worker_id
@@ -163,8 +185,11 @@ class SpooledWorker:
     def stop(self, timeout: float | None = None) -> None:
         """Asks a started worker to stop (no-op before start). From another thread it also waits (up to `timeout`, default
         shutdown_timeout plus the claim wait and a margin) until the worker has stopped."""
-        if self._state == "idle":
-            return
+        with self._start_lock:
+            if self._state == "idle":
+                self._auto_start_cancelled = True  # a pending auto start must not run after stop()
+                self._handler_set.set()
+                return
         self._stop_requested.set()
         self._wake.set()
         self._transport.interrupt()
@@ -172,6 +197,15 @@ class SpooledWorker:
             limit = timeout if timeout is not None else (
                 self.options.shutdown_timeout + self.options.claim_wait + 15)
             self._stopped.wait(limit)
+
+    def _auto_start(self) -> None:
+        self._handler_set.wait()
+        try:
+            self._start(auto=True)
+        except Exception as exc:
+            if self._state != "error":  # start() already emitted the failures that put it there
+                self._events.emit("error", ErrorEventData(exc))
+            log.error("spooled: worker %s stopped on an error: %s", self.worker_id, exc)
 
     # -- claiming --
     def _claim_loop(self) -> None:
