@@ -83,6 +83,20 @@ def _python_sdk(out: Path) -> None:
 TARGETS.append(("sdk-python/src/spooled/generated", _python_sdk))
 
 
+def _python_sdk_async_twins(out: Path) -> None:
+    """The async client's resource classes (AsyncQueuesResource, ...) from the hand-written sync
+    ones in spooled/resources/: each public method redeclared as a coroutine, so type checkers
+    see what `await client.queues.get(...)` gives. Apart from spooled/generated/ because it
+    derives from hand-written code, which nothing in spooled/generated/ may import.
+    """
+    from generate_async_twins import write
+
+    write(ROOT / "sdk-python/src/spooled/resources", out)
+
+
+TARGETS.append(("sdk-python/src/spooled/resources/generated", _python_sdk_async_twins))
+
+
 # ---------------------------------------------------------------- server (server/src/spooled_server)
 def _server_grpc(out: Path) -> None:
     """The server's gRPC stubs (servicer base classes and messages) from proto/spooled.proto.

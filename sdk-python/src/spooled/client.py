@@ -218,6 +218,23 @@ class SpooledClient(_ClientBase):
     `random` and `sleep`.
     """
 
+    # Set by _wire_resources(SYNC_RESOURCES); declared so type checkers see them.
+    jobs: r.JobsResource
+    queues: r.QueuesResource
+    workers: r.WorkersResource
+    schedules: r.SchedulesResource
+    workflows: r.WorkflowsResource
+    webhooks: r.WebhooksResource
+    ingest: r.IngestResource
+    api_keys: r.ApiKeysResource
+    organizations: r.OrganizationsResource
+    auth: r.AuthResource
+    health: r.HealthResource
+    metrics: r.MetricsResource
+    dashboard: r.DashboardResource
+    admin: r.AdminResource
+    billing: r.BillingResource
+
     def __init__(self, api_key: str | None = None, *, access_token: str | None = None,
                  refresh_token: str | None = None, admin_key: str | None = None, base_url: str | None = None,
                  timeout: float | None = None, connect_timeout: float | None = None,
@@ -291,6 +308,23 @@ class AsyncSpooledClient(_ClientBase):
     Use `async with AsyncSpooledClient(...) as client:` or `await client.close()`. `sleep` must
     be a coroutine function when injected; `http_client` an httpx.AsyncClient.
     """
+
+    # Set by _wire_resources(ASYNC_RESOURCES); declared so type checkers see them.
+    jobs: r.AsyncJobsResource
+    queues: r.AsyncQueuesResource
+    workers: r.AsyncWorkersResource
+    schedules: r.AsyncSchedulesResource
+    workflows: r.AsyncWorkflowsResource
+    webhooks: r.AsyncWebhooksResource
+    ingest: r.AsyncIngestResource
+    api_keys: r.AsyncApiKeysResource
+    organizations: r.AsyncOrganizationsResource
+    auth: r.AsyncAuthResource
+    health: r.AsyncHealthResource
+    metrics: r.AsyncMetricsResource
+    dashboard: r.AsyncDashboardResource
+    admin: r.AsyncAdminResource
+    billing: r.AsyncBillingResource
 
     def __init__(self, api_key: str | None = None, *, access_token: str | None = None,
                  refresh_token: str | None = None, admin_key: str | None = None, base_url: str | None = None,

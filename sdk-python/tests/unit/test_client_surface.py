@@ -186,3 +186,16 @@ async def test_async_twin_awaits_the_transport(respx_mock):
     respx_mock.get(f"{BASE}/api/v1/queues").respond(200, json=[])
     async with AsyncSpooledClient(API_KEY, base_url=BASE) as client:
         assert await client.queues.list() == []
+
+
+async def test_async_children_and_hand_finished_twins_await_the_transport(respx_mock):
+    respx_mock.get(f"{BASE}/api/v1/jobs/dlq").respond(200, json=[])
+    respx_mock.get(f"{BASE}/api/v1/workflows/w/jobs").respond(200, json=[])
+    respx_mock.get(f"{BASE}/api/v1/jobs/status").respond(200, json=[])
+    respx_mock.get(f"{BASE}/health/live").respond(200)
+    respx_mock.get(f"{BASE}/health/ready").respond(503, json={"code": "UNAVAILABLE", "message": "down"})
+    async with AsyncSpooledClient(API_KEY, base_url=BASE) as client:
+        assert await client.jobs.dlq.list() == []
+        assert await client.workflows.jobs.list("w") == []
+        assert await client.jobs.batch_status([]) == [] and await client.jobs.batch_status(["a"]) == []
+        assert await client.health.liveness() is True and await client.health.readiness() is False

@@ -31,3 +31,19 @@ def test_hand_written_code_never_is_imported_by_generated_code():
     for path in GENERATED.glob("*.py"):
         text = path.read_text()
         assert "from spooled." not in text and "from .." not in text, path.name
+
+
+def test_async_twins_are_generated_and_fenced_off():
+    """spooled/resources/generated/ (the Async*Resource twins, derived from hand-written classes and
+    so apart from spooled/generated/) is bannered too, and the clients use its classes."""
+    import spooled.resources.generated
+    from spooled import resources
+    from spooled.resources.generated import async_resources
+
+    twins = Path(spooled.resources.generated.__file__).parent
+    files = sorted(twins.glob("*.py"))
+    assert {p.name for p in files} == {"__init__.py", "async_resources.py"}
+    for path in files:
+        assert path.read_text().splitlines()[0].startswith(BANNER), path.name
+    assert resources.AsyncQueuesResource is async_resources.AsyncQueuesResource
+    assert issubclass(resources.AsyncJobsResource, async_resources.AsyncJobsResourceBase)

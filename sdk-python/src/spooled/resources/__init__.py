@@ -6,9 +6,9 @@ from .auth import AuthResource
 from .billing import BillingResource
 from .dashboard import DashboardResource
 from .dlq import DlqResource
-from .health import AsyncHealthResource, HealthResource
+from .health import HealthResource
 from .ingest import IngestResource
-from .jobs import AsyncDlqResource, AsyncJobsResource, JobsResource
+from .jobs import JobsResource
 from .metrics import MetricsResource
 from .organizations import OrganizationsResource
 from .queues import QueuesResource
@@ -16,22 +16,14 @@ from .schedules import SchedulesResource
 from .webhooks import WebhooksResource
 from .workers import WorkersResource
 from .workflows import WorkflowJobsResource, WorkflowsResource
-from .async_twins import async_twin
-
-AsyncAdminResource = async_twin(AdminResource)
-AsyncApiKeysResource = async_twin(ApiKeysResource)
-AsyncAuthResource = async_twin(AuthResource)
-AsyncBillingResource = async_twin(BillingResource)
-AsyncDashboardResource = async_twin(DashboardResource)
-AsyncIngestResource = async_twin(IngestResource)
-AsyncMetricsResource = async_twin(MetricsResource)
-AsyncOrganizationsResource = async_twin(OrganizationsResource)
-AsyncQueuesResource = async_twin(QueuesResource)
-AsyncSchedulesResource = async_twin(SchedulesResource)
-AsyncWebhooksResource = async_twin(WebhooksResource)
-AsyncWorkersResource = async_twin(WorkersResource)
-AsyncWorkflowJobsResource = async_twin(WorkflowJobsResource)
-AsyncWorkflowsResource = async_twin(WorkflowsResource, {"jobs": AsyncWorkflowJobsResource})
+# The async twins: generated from the classes above (scripts/generate), two finished by hand.
+from .generated.async_resources import (AsyncAdminResource, AsyncApiKeysResource, AsyncAuthResource,
+                                        AsyncBillingResource, AsyncDashboardResource, AsyncDlqResource,
+                                        AsyncIngestResource, AsyncMetricsResource, AsyncOrganizationsResource,
+                                        AsyncQueuesResource, AsyncSchedulesResource, AsyncWebhooksResource,
+                                        AsyncWorkersResource, AsyncWorkflowJobsResource, AsyncWorkflowsResource)
+from .async_health import AsyncHealthResource
+from .async_jobs import AsyncJobsResource
 
 __all__ = [
     "AdminResource", "ApiKeysResource", "AuthResource", "BillingResource", "DashboardResource", "DlqResource",

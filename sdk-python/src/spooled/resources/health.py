@@ -6,7 +6,6 @@ from .._wire import Call, model_reader, read_nothing
 from ..errors import SpooledError
 from ..generated.models import HealthResponse
 from ._base import Resource
-from .async_twins import async_twin
 
 
 def _probe(route: str) -> Call[None]:
@@ -37,20 +36,3 @@ class HealthResource(Resource):
         except SpooledError:
             return False
 
-
-class AsyncHealthResource(async_twin(HealthResource)):  # type: ignore[misc]
-    """The async twin."""
-
-    async def liveness(self) -> bool:  # type: ignore[override]
-        try:
-            await self._call(_probe("/health/live"))  # type: ignore[misc]
-            return True
-        except SpooledError:
-            return False
-
-    async def readiness(self) -> bool:  # type: ignore[override]
-        try:
-            await self._call(_probe("/health/ready"))  # type: ignore[misc]
-            return True
-        except SpooledError:
-            return False

@@ -9,6 +9,9 @@ explicitly to opt out (such a create is then not retried after an unanswered att
 
 from __future__ import annotations
 
+# `builtins.list` in annotations below a `list` method: there a bare `list` names the method
+# (type checkers resolve annotations in the class's scope).
+import builtins
 import uuid
 from typing import Any, Sequence
 
@@ -21,7 +24,6 @@ from ..generated.models import (AddDependenciesRequest, AddDependenciesResponse,
                                 FailJobResponse, Job, JobDependencies, JobHeartbeatRequest, JobHeartbeatResponse,
                                 JobStats, JobStatusEntry, JobSummary, SuccessResponse)
 from ._base import Params, Resource
-from .async_twins import async_twin
 from .dlq import DlqResource
 
 LIST_QUERY = frozenset({"queue_name", "status", "tag", "limit", "offset", "order_by", "order_dir"})
@@ -77,7 +79,7 @@ class JobsResource(Resource):
         """Job counts by status for the organization (GET /jobs/stats)."""
         return self._call(Call("GET", path("/jobs/stats"), model_reader(JobStats)))
 
-    def batch_status(self, job_ids: Sequence[str]) -> list[JobStatusEntry]:
+    def batch_status(self, job_ids: Sequence[str]) -> builtins.list[JobStatusEntry]:
         """Statuses of up to 100 jobs in one call (GET /jobs/status?ids=); unknown ids are left out."""
         ids = self._batch_ids(job_ids)
         if not ids:
@@ -149,7 +151,7 @@ class JobsResource(Resource):
 
     # -- helpers --
     @staticmethod
-    def _batch_ids(job_ids: Sequence[str]) -> list[str]:
+    def _batch_ids(job_ids: Sequence[str]) -> builtins.list[str]:
         if isinstance(job_ids, str):
             raise TypeError("job_ids must be a sequence of ids, not one string")
         ids = list(job_ids)
@@ -158,23 +160,6 @@ class JobsResource(Resource):
         return ids
 
     @staticmethod
-    def _batch_status_call(ids: list[str]) -> Call[list[JobStatusEntry]]:
+    def _batch_status_call(ids: builtins.list[str]) -> Call[builtins.list[JobStatusEntry]]:
         return Call("GET", path("/jobs/status"), list_reader(JobStatusEntry), query={"ids": ",".join(ids)})
 
-
-AsyncDlqResource = async_twin(DlqResource)
-
-
-class AsyncJobsResource(async_twin(JobsResource, {"dlq": AsyncDlqResource})):  # type: ignore[misc]
-    """The async twin: the same methods, each to be awaited; these two make more than one
-    request (or none), so they are written out."""
-
-    async def create_and_get(self, params: Params) -> Job:  # type: ignore[override]
-        created = await self.create(params)  # type: ignore[misc]
-        return await self.get(created.id)  # type: ignore[misc]
-
-    async def batch_status(self, job_ids: Sequence[str]) -> list[JobStatusEntry]:  # type: ignore[override]
-        ids = self._batch_ids(job_ids)
-        if not ids:
-            return []
-        return await self._call(self._batch_status_call(ids))  # type: ignore[misc]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# `builtins.list` in annotations below a `list` method: there a bare `list` names the method
+# (type checkers resolve annotations in the class's scope).
+import builtins
+
 from .._wire import Call, list_reader, model_reader, path, read_nothing, to_body
 from ..generated.models import (CheckSlugResponse, CreateOrganizationRequest, CreateOrganizationResponse,
                                 GenerateSlugResponse, Organization, OrganizationMember, OrganizationSummary,
@@ -40,7 +44,7 @@ class OrganizationsResource(Resource):
         """Plan limits, current usage and warnings (GET /organizations/usage)."""
         return self._call(Call("GET", path("/organizations/usage"), model_reader(UsageInfo)))
 
-    def get_members(self, org_id: str) -> list[OrganizationMember]:
+    def get_members(self, org_id: str) -> builtins.list[OrganizationMember]:
         """Members, one per active API key (GET /organizations/{id}/members)."""
         return self._call(Call("GET", path("/organizations/{}/members", org_id), list_reader(OrganizationMember)))
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# `builtins.list` in annotations below a `list` method: there a bare `list` names the method
+# (type checkers resolve annotations in the class's scope).
+import builtins
+
 from .._wire import Call, list_reader, model_reader, path, read_nothing, to_body, to_query
 from ..generated.models import (CreateScheduleRequest, CreateScheduleResponse, Schedule, ScheduleRun,
                                 TriggerScheduleResponse, UpdateScheduleRequest)
@@ -51,7 +55,7 @@ class SchedulesResource(Resource):
         return self._call(Call("POST", path("/schedules/{}/trigger", schedule_id),
                                model_reader(TriggerScheduleResponse)))
 
-    def get_history(self, schedule_id: str, limit: int = 10) -> list[ScheduleRun]:
+    def get_history(self, schedule_id: str, limit: int = 10) -> builtins.list[ScheduleRun]:
         """Recent runs, newest first (GET /schedules/{id}/history)."""
         return self._call(Call("GET", path("/schedules/{}/history", schedule_id), list_reader(ScheduleRun),
                                query={"limit": str(limit)}))

@@ -5,6 +5,10 @@ To check that a delivery really came from your server, see spooled.webhook_signa
 
 from __future__ import annotations
 
+# `builtins.list` in annotations below a `list` method: there a bare `list` names the method
+# (type checkers resolve annotations in the class's scope).
+import builtins
+
 from .._wire import Call, list_reader, model_reader, path, read_nothing, to_body, to_query
 from ..generated.models import (CreateOutgoingWebhookRequest, OutgoingWebhook, RetryDeliveryResponse,
                                 UpdateOutgoingWebhookRequest, WebhookDelivery, WebhookTestResponse)
@@ -43,7 +47,7 @@ class WebhooksResource(Resource):
         return self._call(Call("POST", path("/outgoing-webhooks/{}/test", webhook_id),
                                model_reader(WebhookTestResponse)))
 
-    def get_deliveries(self, webhook_id: str, params: Params | None = None) -> list[WebhookDelivery]:
+    def get_deliveries(self, webhook_id: str, params: Params | None = None) -> builtins.list[WebhookDelivery]:
         """Recent deliveries (GET /outgoing-webhooks/{id}/deliveries): status, limit, offset."""
         return self._call(Call("GET", path("/outgoing-webhooks/{}/deliveries", webhook_id),
                                list_reader(WebhookDelivery), query=to_query(params, DELIVERIES_QUERY)))

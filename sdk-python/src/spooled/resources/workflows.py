@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# `builtins.list` in annotations below a `list` method: there a bare `list` names the method
+# (type checkers resolve annotations in the class's scope).
+import builtins
 from typing import Any
 
 from .._wire import Call, list_reader, model_reader, path, read_nothing, to_body, to_query
@@ -24,7 +27,7 @@ class WorkflowJobsResource(Resource):
         """One job of the workflow (GET /workflows/{id}/jobs/{job_id})."""
         return self._call(Call("GET", path("/workflows/{}/jobs/{}", workflow_id, job_id), model_reader(WorkflowJob)))
 
-    def get_status(self, workflow_id: str) -> list[WorkflowJobStatus]:
+    def get_status(self, workflow_id: str) -> builtins.list[WorkflowJobStatus]:
         """Key, job id and status of each job (GET /workflows/{id}/jobs/status)."""
         return self._call(Call("GET", path("/workflows/{}/jobs/status", workflow_id), list_reader(WorkflowJobStatus)))
 
