@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import asyncpg
 
 from conftest import Org, OrgFactory
+from spooled_server.loops.activator import DueJobActivator
 from spooled_server.loops.dependency_healer import DependencyHealer
 from spooled_server.loops.retention import RetentionLoop, retention_days
 from spooled_server.store import jobs as job_store
@@ -91,6 +93,26 @@ async def test_a_late_cancel_pass_spares_children_of_a_parent_retried_from_the_d
     async with pool.acquire() as conn, conn.transaction():
         assert await job_store.cancel_descendants(conn, [parent], "Dependency failed") == []
     assert await status_of(pool, child) == ("pending", False)
+
+
+# -- DueJobActivator ------------------------------------------------------------------------------
+
+async def test_activator_activates_every_due_job_in_batches(org: Org, pool):
+    """Due times far in the future, and an activator that counts them due, keep the shared
+    server's own activator (which uses the real clock) out of this test."""
+    due, later, activation = (datetime(2999, 1, 1, tzinfo=timezone.utc), datetime(3001, 1, 1, tzinfo=timezone.utc),
+                              datetime(3000, 1, 1, tzinfo=timezone.utc))
+    jobs = [{"payload": {"i": i}, "scheduled_at": due.isoformat()} for i in range(5)]
+    r = await org.client.post("/jobs/bulk", json={"queue_name": "due-batches",
+                                                  "jobs": jobs + [{"payload": {}, "scheduled_at": later.isoformat()}]})
+    assert r.status_code == 200, r.text
+    *ids, not_due = [item["job_id"] for item in r.json()["succeeded"]]
+    assert {(await status_of(pool, i))[0] for i in [*ids, not_due]} == {"scheduled"}
+
+    activator = DueJobActivator(pool, 30, batch=2, due_at=lambda: activation)
+    assert await activator.run_once() == 5  # three statements: 2 + 2 + 1
+    assert {(await status_of(pool, i))[0] for i in ids} == {"pending"}
+    assert (await status_of(pool, not_due))[0] == "scheduled"
 
 
 # -- RetentionLoop --------------------------------------------------------------------------------

@@ -476,13 +476,18 @@ async def release_worker_jobs(conn: asyncpg.Connection, org_id: str, worker_id: 
             SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""", org_id, worker_id)
 
 
-async def activate_due(conn: asyncpg.Connection, since: datetime | None) -> tuple[datetime, list[asyncpg.Record]]:
-    """Marks due scheduled jobs pending and wakes queues whose delayed jobs just became due."""
-    now = await conn.fetchval("SELECT now()")
+async def activate_due(conn: asyncpg.Connection, since: datetime | None, batch: int,
+                       now: datetime | None = None) -> tuple[datetime, list[asyncpg.Record], int]:
+    """Marks up to `batch` due scheduled jobs pending (rows another activator holds are
+    skipped, not waited for) and wakes the queues they are in, and the queues of pending jobs
+    whose delay ended since `since`. Returns the due time used, the woken queues and how many
+    jobs it activated (a full batch means more may be due)."""
+    now = now or await conn.fetchval("SELECT now()")
     rows = await conn.fetch(
         f"""WITH act AS (
                 UPDATE jobs SET status = 'pending', updated_at = now()
-                WHERE status = 'scheduled' AND scheduled_at <= $1
+                WHERE id IN (SELECT id FROM jobs WHERE status = 'scheduled' AND scheduled_at <= $1
+                             ORDER BY scheduled_at LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING organization_id, queue_name
             ), due AS (
                 SELECT organization_id, queue_name FROM act
@@ -491,6 +496,7 @@ async def activate_due(conn: asyncpg.Connection, since: datetime | None) -> tupl
                 WHERE status = 'pending' AND scheduled_at IS NOT NULL
                   AND scheduled_at <= $1 AND ($2::timestamptz IS NULL OR scheduled_at > $2)
             )
-            SELECT organization_id, queue_name, pg_notify('{WAKE_CHANNEL}', organization_id || '/' || queue_name)
-            FROM due""", now, since)
-    return now, rows
+            SELECT organization_id, queue_name, pg_notify('{WAKE_CHANNEL}', organization_id || '/' || queue_name),
+                   (SELECT count(*) FROM act) AS activated
+            FROM due""", now, since, batch)
+    return now, rows, (rows[0]["activated"] if rows else 0)
