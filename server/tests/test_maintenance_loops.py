@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from typing import AsyncIterator
 
 import asyncpg
+import pytest
 
 from conftest import Org, OrgFactory
+from spooled_server import db
 from spooled_server.loops.activator import DueJobActivator
 from spooled_server.loops.dependency_healer import DependencyHealer
 from spooled_server.loops.retention import RetentionLoop, retention_days
@@ -97,22 +99,37 @@ async def test_a_late_cancel_pass_spares_children_of_a_parent_retried_from_the_d
 
 # -- DueJobActivator ------------------------------------------------------------------------------
 
-async def test_activator_activates_every_due_job_in_batches(org: Org, pool):
-    """Due times far in the future, and an activator that counts them due, keep the shared
-    server's own activator (which uses the real clock) out of this test."""
-    due, later, activation = (datetime(2999, 1, 1, tzinfo=timezone.utc), datetime(3001, 1, 1, tzinfo=timezone.utc),
-                              datetime(3000, 1, 1, tzinfo=timezone.utc))
-    jobs = [{"payload": {"i": i}, "scheduled_at": due.isoformat()} for i in range(5)]
-    r = await org.client.post("/jobs/bulk", json={"queue_name": "due-batches",
-                                                  "jobs": jobs + [{"payload": {}, "scheduled_at": later.isoformat()}]})
-    assert r.status_code == 200, r.text
-    *ids, not_due = [item["job_id"] for item in r.json()["succeeded"]]
-    assert {(await status_of(pool, i))[0] for i in [*ids, not_due]} == {"scheduled"}
+@pytest.fixture
+async def own_pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A database of its own, with no server (and so no activator loop) running on it: the test
+    counts exactly what its activator did."""
+    name = f"spooled_activator_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    await db.migrate(url)
+    own = await db.create_pool(url, 2)
+    try:
+        yield own
+    finally:
+        await own.close()
+        await admin.execute(f"DROP DATABASE {name}")
+        await admin.close()
 
-    activator = DueJobActivator(pool, 30, batch=2, due_at=lambda: activation)
-    assert await activator.run_once() == 5  # three statements: 2 + 2 + 1
-    assert {(await status_of(pool, i))[0] for i in ids} == {"pending"}
-    assert (await status_of(pool, not_due))[0] == "scheduled"
+
+async def test_activator_activates_every_due_job_in_batches(own_pool):
+    org_id = await own_pool.fetchval("INSERT INTO organizations (name, slug) VALUES ('a', 'a') RETURNING id")
+    due = await own_pool.fetch(
+        """INSERT INTO jobs (organization_id, queue_name, status, payload, scheduled_at)
+           SELECT $1, 'q', 'scheduled', '{}', now() - interval '1 second' FROM generate_series(1, 5)
+           RETURNING id""", org_id)
+    later = await own_pool.fetchval(
+        """INSERT INTO jobs (organization_id, queue_name, status, payload, scheduled_at)
+           VALUES ($1, 'q', 'scheduled', '{}', now() + interval '1 hour') RETURNING id""", org_id)
+
+    assert await DueJobActivator(own_pool, 30, batch=2).run_once() == 5  # three statements: 2 + 2 + 1
+    assert {(await status_of(own_pool, r["id"]))[0] for r in due} == {"pending"}
+    assert (await status_of(own_pool, later))[0] == "scheduled"
 
 
 # -- RetentionLoop --------------------------------------------------------------------------------
