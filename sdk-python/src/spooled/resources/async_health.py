@@ -18,16 +18,15 @@ class AsyncHealthResource(AsyncHealthResourceBase):
 
     async def liveness(self) -> bool:  # type: ignore[override]
         """True when the process answers (GET /health/live); any error gives False."""
-        try:
-            await cast("Awaitable[None]", self._call(_probe("/health/live")))
-            return True
-        except SpooledError:
-            return False
+        return await self._answers("/health/live")
 
     async def readiness(self) -> bool:  # type: ignore[override]
         """True when the server can serve requests (GET /health/ready); any error gives False."""
+        return await self._answers("/health/ready")
+
+    async def _answers(self, route: str) -> bool:
         try:
-            await cast("Awaitable[None]", self._call(_probe("/health/ready")))
+            await cast("Awaitable[None]", self._call(_probe(route)))
             return True
         except SpooledError:
             return False

@@ -22,16 +22,15 @@ class HealthResource(Resource):
 
     def liveness(self) -> bool:
         """True when the process answers (GET /health/live); any error gives False."""
-        try:
-            self._call(_probe("/health/live"))
-            return True
-        except SpooledError:
-            return False
+        return self._answers("/health/live")
 
     def readiness(self) -> bool:
         """True when the server can serve requests (GET /health/ready); any error gives False."""
+        return self._answers("/health/ready")
+
+    def _answers(self, route: str) -> bool:
         try:
-            self._call(_probe("/health/ready"))
+            self._call(_probe(route))
             return True
         except SpooledError:
             return False
