@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 
@@ -9,6 +10,15 @@ import asyncpg
 import orjson
 
 log = logging.getLogger("spooled.db")
+
+# Errors meaning "the database is unreachable right now" (REST answers 503, gRPC UNAVAILABLE).
+# OperatorInterventionError is SQLSTATE class 57: the server shutting down or crashing under a
+# session (AdminShutdown, CrashShutdown), starting up (CannotConnectNow) or cancelling a
+# statement. InternalClientError is asyncpg's view of such a session in the moment between the
+# server's FATAL message and the socket closing (the pool then replaces the connection).
+DATABASE_UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                        asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InterfaceError,
+                        asyncpg.exceptions.InternalClientError, ConnectionError, OSError, asyncio.TimeoutError)
 
 # One advisory lock key serialises migrations across replicas starting together.
 _MIGRATION_LOCK = 0x5370_6F6F_6C65_64

@@ -3,21 +3,18 @@ unexpected as 503 (database unreachable) or a generic 500 without details."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-import asyncpg
 from starlette.responses import Response
 
+from ..db import DATABASE_UNAVAILABLE
 from ..errors import DomainError, InternalError, ServiceUnavailable, envelope, http_status
 from .responses import json
 
 log = logging.getLogger("spooled.api")
 
 # Errors meaning "the database is unreachable right now": 503 with Retry-After, never 500.
-UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
-               asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InterfaceError,
-               ConnectionError, OSError, asyncio.TimeoutError)
+UNAVAILABLE = DATABASE_UNAVAILABLE
 
 
 def render_error(error: DomainError) -> Response:

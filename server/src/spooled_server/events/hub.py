@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 
 from ..settings import Settings
-from .listener import PgListener
+from .listener import RECONNECT_DELAY, PgListener
 from .messages import Event, from_notification
 
 log = logging.getLogger("spooled.events")
@@ -117,7 +117,7 @@ def _settle(waiter: asyncio.Future) -> None:
 class EventHub:
     """Owns the process's LISTEN connection and its subscribers."""
 
-    def __init__(self, dsn: str, settings: Settings | None = None, reconnect_delay: float = 1.0):
+    def __init__(self, dsn: str, settings: Settings | None = None, reconnect_delay: float = RECONNECT_DELAY):
         self.settings = settings or Settings()
         self.queue_size = self.settings.spooled_event_queue_size
         self._by_org: dict[str, set[Subscription]] = defaultdict(set)

@@ -17,12 +17,16 @@ import asyncpg
 log = logging.getLogger("spooled.listener")
 
 PROBE_EVERY = 5.0
-MAX_RECONNECT_DELAY = 30.0
+# Reconnects start fast and back off to at most once a second: an attempt against a database
+# that is down costs a refused connection, and a long backoff would leave every waiting claim
+# on the 5 s fallback re-check for that long after the database is back.
+RECONNECT_DELAY = 0.25
+MAX_RECONNECT_DELAY = 1.0
 
 
 class PgListener:
     def __init__(self, dsn: str, channel: str, on_notify: Callable[[str], None], *,
-                 on_connect: Callable[[], None] | None = None, reconnect_delay: float = 1.0, name: str = "listener"):
+                 on_connect: Callable[[], None] | None = None, reconnect_delay: float = RECONNECT_DELAY, name: str = "listener"):
         self.dsn = dsn
         self.channel = channel
         self.on_notify = on_notify

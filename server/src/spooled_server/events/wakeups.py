@@ -11,7 +11,7 @@ import asyncio
 from collections import defaultdict
 
 from ..store.jobs import WAKE_CHANNEL
-from .listener import PgListener
+from .listener import RECONNECT_DELAY, PgListener
 
 
 class Waiters:
@@ -49,7 +49,7 @@ class Waiters:
 class WakeHub:
     """Fans `<org>/<queue>` notifications out to local waiters."""
 
-    def __init__(self, dsn: str, reconnect_delay: float = 1.0):
+    def __init__(self, dsn: str, reconnect_delay: float = RECONNECT_DELAY):
         self._waiters = Waiters()
         # After a (re)connect every waiter re-checks: anything may have arrived meanwhile.
         self._listener = PgListener(dsn, WAKE_CHANNEL, self._waiters.notify, on_connect=self._waiters.notify_all,

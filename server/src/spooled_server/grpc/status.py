@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn
 
 import grpc
 
-from ..api.error_responses import UNAVAILABLE
+from ..db import DATABASE_UNAVAILABLE as UNAVAILABLE
 from ..errors import DomainError, InternalError, ServiceUnavailable, grpc_status_name
 from .decoding import Undecodable
 

@@ -12,6 +12,7 @@ import logging
 
 import asyncpg
 
+from ..db import DATABASE_UNAVAILABLE
 from ..store import platform as store
 from .core import Core
 
@@ -33,9 +34,11 @@ async def collect(core: Core) -> dict[str, float]:
             async with core.pool.acquire() as conn:
                 row = await store.queue_gauges(conn)
         gauges.update({f"spooled_{name}": float(row[name] or 0) for name in _DB_GAUGES})
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as err:
+    except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as err:
         log.warning("metrics: database gauges unavailable: %s", err)
     gauges["spooled_database_connections_active"] = float(_connections_in_use(core.pool))
     # This process's long-poll claims and job streams waiting for work (per process).
     gauges["spooled_claims_waiting"] = float(core.wake.waiting())
+    # 1 while this process LISTENs for new work; 0 means waiting claims fall back to re-checks.
+    gauges["spooled_wake_listener_connected"] = 1.0 if core.wake.connected.is_set() else 0.0
     return gauges

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from ..db import DATABASE_UNAVAILABLE
 from ..settings import Settings
 from ..store import jobs as store
 from .coalescer import Coalescer
@@ -93,7 +94,7 @@ class JobWrites:
                 await store.release_dependents(conn, parents)
         try:
             await _with_retries(release)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+        except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as err:
             log.warning("releasing the dependents of %d completed jobs failed; the dependency healer "
                         "will: %s", len(parents), err)
 
