@@ -21,13 +21,13 @@ M = TypeVar("M", bound=BaseModel)
 _NOT_AN_OBJECT = frozenset({"json_invalid", "json_type", "model_type", "model_attributes_type"})
 
 
-def _contains_nul(value: Any) -> bool:
+def contains_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
+        return any(contains_nul(v) for v in value)
     return False
 
 
@@ -59,7 +59,7 @@ def parse_json_bytes(raw: bytes, model: type[M], *, empty_ok: bool = False) -> M
             raise InvalidJson("Request body is not valid JSON",
                               [{"field": "body", "message": message, "code": "PARSE_ERROR"}]) from None
         raise ValidationFailed("Validation failed", validation_details(err)) from None
-    if b"\\u0000" in raw and _contains_nul(parsed.model_dump()):
+    if b"\\u0000" in raw and contains_nul(parsed.model_dump()):
         raise ValidationFailed("Validation failed", [
             {"field": "body", "message": "strings must not contain NUL (\\u0000) characters",
              "code": "nul_character"}])

@@ -18,9 +18,11 @@ import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..db import DATABASE_UNAVAILABLE
 from ..events.hub import EventHub, Subscription
 from ..events.messages import TERMINAL_STATUSES, message, parse_event_names
 from ..store import realtime as store
+from .fields import parse_queue_name
 from .realtime_auth import core_of, realtime_caller
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -178,6 +180,9 @@ def queue_counts_of(request: Request) -> SharedQueueCounts:
 async def queue_events(request: Request, queue_name: str) -> StreamingResponse:
     """`queue.stats` now and every 5 s, plus the queue's live job events."""
     caller = await realtime_caller(request)
+    # An invalid name is a 400 as on every /queues/{name} route (the contract's QueueNamePath),
+    # not a stream of stats for a queue that cannot exist.
+    queue_name = parse_queue_name(queue_name, "name")
     hub = hub_of(request)
     pool = core_of(request).pool
     counts_cache = queue_counts_of(request)
@@ -186,7 +191,7 @@ async def queue_events(request: Request, queue_name: str) -> StreamingResponse:
     async def stats() -> str | None:
         try:
             counts = await counts_cache.get(pool, caller.org_id, queue_name)
-        except (asyncio.TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE):
             return None
         return frame(message("QueueStats", queue_name=queue_name, **counts), "queue.stats")
 

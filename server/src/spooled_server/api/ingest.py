@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..errors import BadRequest
+from ..errors import BadRequest, ValidationFailed
 from ..services import ingest as service
 from ..services.jobs import NewJob
-from .body import dumps, parse_json_bytes
+from .body import contains_nul, dumps, parse_json_bytes
 from .deps import core_of
 from .fields import IdempotencyKey, JsonValue, Priority, QueueName, check_path_id
 from .responses import json
@@ -23,19 +23,30 @@ from .responses import json
 router = APIRouter(prefix="/api/v1/webhooks", tags=["ingest"])
 
 
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+# A job's payload is NOT NULL in the database: JSON null is a 400 here, as on POST /jobs, not
+# a constraint violation (500) at insert time.
+JobPayload = Annotated[JsonValue, AfterValidator(_not_null)]
+
+
 class CustomBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     queue_name: QueueName
     event_type: Annotated[str, Field(max_length=100)] | None = None
-    payload: JsonValue = Field(...)
+    payload: JobPayload = Field(...)
     idempotency_key: IdempotencyKey | None = None
     priority: Priority = 0
 
 
 class _StripeData(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    object: JsonValue = Field(...)
+    object: JobPayload = Field(...)
 
 
 class StripeEvent(BaseModel):
@@ -76,6 +87,13 @@ async def ingest_github(org_id: str, request: Request):
     except orjson.JSONDecodeError:
         raise BadRequest("GitHub payload is not valid JSON") from None
     dumps(payload)  # refuses values PostgreSQL cannot store
+    if payload is None:
+        raise ValidationFailed("Validation failed", [
+            {"field": "body", "message": "GitHub payload must not be null", "code": "value_error"}])
+    if contains_nul(payload):
+        raise ValidationFailed("Validation failed", [
+            {"field": "body", "message": "strings must not contain NUL (\\u0000) characters",
+             "code": "nul_character"}])
     event = request.headers.get("x-github-event")
     delivery = request.headers.get("x-github-delivery")
     job = NewJob(queue_name=service.github_queue(event), payload=payload,

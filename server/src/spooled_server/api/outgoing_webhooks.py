@@ -5,16 +5,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..services import webhooks as service
 from ..services.auth import Caller
 from .body import read_body
 from .deps import caller, core_of
-from .fields import Bool, check_path_id
+from .fields import MAX_OFFSET, Bool, check_path_id
 from .responses import json, no_content
 
 router = APIRouter(prefix="/api/v1/outgoing-webhooks", tags=["webhooks"])
@@ -93,8 +93,13 @@ async def test_webhook(webhook_id: str, request: Request, who: Caller = Depends(
 
 
 @router.get("/{webhook_id}/deliveries", operation_id="webhooks.listDeliveries")
-async def list_deliveries(webhook_id: str, request: Request, who: Caller = Depends(caller)):
-    return json(await service.deliveries(core_of(request), who.org_id, _webhook_id(webhook_id)))
+async def list_deliveries(webhook_id: str, request: Request, who: Caller = Depends(caller),
+                          status: Literal["pending", "success", "failed"] | None = None,
+                          limit: int = Query(100), offset: int = Query(0, ge=0, le=MAX_OFFSET)):
+    # status, limit and offset are documented parameters; they used to be ignored. limit is
+    # clamped to 1..100 like the other list routes; an unknown status or a negative offset is 400.
+    return json(await service.deliveries(core_of(request), who.org_id, _webhook_id(webhook_id),
+                                         status=status, limit=max(1, min(limit, 100)), offset=offset))
 
 
 @router.post("/{webhook_id}/retry/{delivery_id}", operation_id="webhooks.retryDelivery")

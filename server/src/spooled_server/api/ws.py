@@ -31,7 +31,7 @@ from collections import Counter
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.responses import JSONResponse
 
-from ..errors import DomainError
+from ..errors import BadRequest, DomainError
 from ..events.hub import EventHub, Subscription
 from ..events.messages import message, parse_event_names
 from .error_responses import render_error
@@ -81,6 +81,15 @@ def _apply(sub: Subscription, command: dict, subscribe: bool) -> None:
             sub.events = None
 
 
+@router.get("/ws", operation_id="realtime.websocket_plain_http", include_in_schema=False)
+async def websocket_without_upgrade() -> None:
+    """A plain HTTP GET (no `Upgrade: websocket`) reaches the route but cannot be served: a
+    400 envelope saying so, instead of the router's misleading 404 "Route not found" (and other
+    methods now get 405, as on every known route)."""
+    raise BadRequest("This endpoint only accepts WebSocket upgrade requests",
+                     {"expected_headers": {"Connection": "Upgrade", "Upgrade": "websocket"}})
+
+
 @router.websocket("/ws")
 async def websocket_events(ws: WebSocket) -> None:
     try:
@@ -100,7 +109,7 @@ async def websocket_events(ws: WebSocket) -> None:
     settings = hub.settings
     ping_every = settings.spooled_ws_ping_secs
     if _open_per_org[caller.org_id] >= settings.spooled_ws_max_per_org:
-        await _deny(ws, 429, "RATE_LIMITED", "Too many WebSocket connections", 1013)
+        await _deny(ws, 429, "RATE_LIMIT_EXCEEDED", "Too many WebSocket connections", 1013)
         return
 
     _open_per_org[caller.org_id] += 1

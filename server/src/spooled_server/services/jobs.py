@@ -65,9 +65,13 @@ def payload_size(payload: Any) -> int:
 
 
 def _check_payloads(jobs: list[NewJob], limits: dict[str, Any]) -> None:
-    """413 for a payload beyond the plan's (and the server's) size limit, before any insert."""
+    """400 for a null payload, 413 for one beyond the plan's (and the server's) size limit, before any insert."""
     max_payload = min(HARD_PAYLOAD_LIMIT, limits["max_payload_size_bytes"] or HARD_PAYLOAD_LIMIT)
     for i, job in enumerate(jobs):
+        if job.payload is None:  # the column is NOT NULL: a 400 from any caller, not a 500 at insert
+            raise ValidationFailed("Validation failed", [{
+                "field": "payload" if len(jobs) == 1 else f"jobs.{i}.payload",
+                "message": "payload is required and must not be null", "code": "value_error"}])
         size = payload_size(job.payload)
         if size > max_payload:
             where = "payload" if len(jobs) == 1 else f"jobs.{i}.payload"

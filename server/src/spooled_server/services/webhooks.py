@@ -91,11 +91,14 @@ async def delete(core: Core, org_id: str, webhook_id: str) -> None:
             raise NotFound("Webhook not found")
 
 
-async def deliveries(core: Core, org_id: str, webhook_id: str) -> list[dict[str, Any]]:
+async def deliveries(core: Core, org_id: str, webhook_id: str, *, status: str | None = None,
+                     limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Newest first, optionally one status, paged by limit/offset (the contract's parameters)."""
     async with core.pool.acquire() as conn:
         if await store.get(conn, org_id, webhook_id) is None:
             raise NotFound("Webhook not found")
-        return [dict(r) for r in await store.deliveries(conn, org_id, webhook_id)]
+        rows = await store.deliveries(conn, org_id, webhook_id, limit, status=status, offset=offset)
+        return [dict(r) for r in rows]
 
 
 async def retry_delivery(core: Core, org_id: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:

@@ -70,11 +70,14 @@ async def delete(conn: asyncpg.Connection, org_id: str, webhook_id: str) -> bool
     return status != "DELETE 0"
 
 
-async def deliveries(conn: asyncpg.Connection, org_id: str, webhook_id: str, limit: int = 100) -> list[asyncpg.Record]:
+async def deliveries(conn: asyncpg.Connection, org_id: str, webhook_id: str, limit: int = 100, *,
+                     status: str | None = None, offset: int = 0) -> list[asyncpg.Record]:
+    """Newest first, optionally only one status."""
     return await conn.fetch(
         f"""SELECT {_DELIVERY} FROM webhook_deliveries_out
-            WHERE organization_id = $1 AND webhook_id = $2 ORDER BY created_at DESC, id LIMIT $3""",
-        org_id, webhook_id, limit)
+            WHERE organization_id = $1 AND webhook_id = $2 AND ($3::text IS NULL OR status = $3)
+            ORDER BY created_at DESC, id LIMIT $4 OFFSET $5""",
+        org_id, webhook_id, status, limit, offset)
 
 
 async def requeue(conn: asyncpg.Connection, org_id: str, webhook_id: str, delivery_id: str) -> asyncpg.Record | None:
