@@ -140,3 +140,10 @@ def test_dependencies_gate_claims(client: SpooledClient):
     client.jobs.complete(parent, {"worker_id": "w-test", "lease_id": claimed.lease_id})
     assert client.jobs.get_dependencies(child).dependencies_met is True
     assert claim_one(client, "deps").id == child
+
+
+def test_tags_that_are_not_an_object_round_trip(client: SpooledClient):
+    """Tags are any JSON value on the wire (the contract's Tags): a job whose tags are a list
+    is created and read back, not refused by the models."""
+    created = client.jobs.create({"queue_name": "odd-tags", "payload": {}, "tags": ["a", "b"]})
+    assert client.jobs.get(created.id).tags == ["a", "b"]

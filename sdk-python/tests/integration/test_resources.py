@@ -7,7 +7,7 @@ import pytest
 import spooled
 from spooled import AsyncSpooledClient, SpooledClient
 
-from .server_fixture import Org
+from .server_fixture import Database, Org, run_sql
 
 
 def test_queue_config_stats_pause_resume_delete(client: SpooledClient):
@@ -38,6 +38,15 @@ def test_workers_register_heartbeat_deregister(client: SpooledClient):
     assert [w.id for w in client.workers.list()] == ["img-worker-1"]
     client.workers.deregister("img-worker-1")
     assert client.workers.get("img-worker-1").status == "offline"
+
+
+def test_usage_of_an_organization_without_a_request_rate_limit(client: SpooledClient, org: Org,
+                                                               database: Database):
+    """The organization `scripts/serve` creates has no request rate limit: its usage must parse."""
+    run_sql(database.url, """UPDATE organizations SET custom_limits = '{"rate_limit_requests_per_second": null,
+                             "rate_limit_burst": null}' WHERE id = $1""", org.id)
+    limits = client.organizations.get_usage().limits
+    assert (limits.rate_limit_requests_per_second, limits.rate_limit_burst) == (None, None)
 
 
 def test_organization_usage_members_and_keys(client: SpooledClient, org: Org):

@@ -494,8 +494,14 @@ class PlanLimits(BaseModel):
     max_workflows: int | None = Field(..., ge=0)
     max_webhooks: int | None = Field(..., ge=0)
     max_payload_size_bytes: int = Field(..., ge=0)
-    rate_limit_requests_per_second: int = Field(..., ge=0)
-    rate_limit_burst: int = Field(..., ge=0)
+    rate_limit_requests_per_second: int | None = Field(..., ge=0)
+    """
+    `null`: no request rate limit.
+    """
+    rate_limit_burst: int | None = Field(..., ge=0)
+    """
+    `null`: no request rate limit.
+    """
     job_retention_days: int = Field(..., ge=0)
     history_retention_days: int = Field(..., ge=0)
 
@@ -677,9 +683,9 @@ class Job(BaseModel):
     """
     Higher runs first; ties run oldest first.
     """
-    tags: dict[str, Any] | None
+    tags: Any
     """
-    Free-form labels, usually string values. `jobs.list?tag=` matches on keys. At most 64 KiB (65536 bytes) once serialized.
+    Free-form labels: any JSON value, usually an object of string values (what the SDKs send). `jobs.list?tag=` matches on the keys of an object. At most 64 KiB (65536 bytes) once serialized.
     """
     timeout_seconds: int = Field(..., ge=1, le=86400)
     parent_job_id: str | None
@@ -760,9 +766,9 @@ class CreateJobRequest(BaseModel):
     """
     Unique per organization across all queues and statuses for as long as the job exists.
     """
-    tags: dict[str, Any] | None = None
+    tags: Any | None = None
     """
-    Free-form labels, usually string values. `jobs.list?tag=` matches on keys. At most 64 KiB (65536 bytes) once serialized.
+    Free-form labels: any JSON value, usually an object of string values (what the SDKs send). `jobs.list?tag=` matches on the keys of an object. At most 64 KiB (65536 bytes) once serialized.
     """
     parent_job_id: str | None = None
     """
@@ -1523,9 +1529,9 @@ class Schedule(BaseModel):
     Null when the expression matches nothing within a year.
     """
     run_count: int = Field(..., ge=0)
-    tags: dict[str, Any] | None
+    tags: Any
     """
-    Free-form labels, usually string values. `jobs.list?tag=` matches on keys. At most 64 KiB (65536 bytes) once serialized.
+    Free-form labels: any JSON value, usually an object of string values (what the SDKs send). `jobs.list?tag=` matches on the keys of an object. At most 64 KiB (65536 bytes) once serialized.
     """
     metadata: dict[str, Any] | None
     """
@@ -1587,9 +1593,9 @@ class CreateScheduleRequest(BaseModel):
     """
     max_retries: int | None = Field(3, ge=0, le=100)
     timeout_seconds: int | None = Field(300, ge=1, le=86400)
-    tags: dict[str, Any] | None = None
+    tags: Any | None = None
     """
-    Free-form labels, usually string values. `jobs.list?tag=` matches on keys. At most 64 KiB (65536 bytes) once serialized.
+    Free-form labels: any JSON value, usually an object of string values (what the SDKs send). `jobs.list?tag=` matches on the keys of an object. At most 64 KiB (65536 bytes) once serialized.
     """
     metadata: dict[str, Any] | None = None
     """
@@ -1631,9 +1637,9 @@ class UpdateScheduleRequest(BaseModel):
     max_retries: int | None = Field(None, ge=0, le=100)
     timeout_seconds: int | None = Field(None, ge=1, le=86400)
     is_active: bool | None = None
-    tags: dict[str, Any] | None = None
+    tags: Any | None = None
     """
-    Free-form labels, usually string values. `jobs.list?tag=` matches on keys. At most 64 KiB (65536 bytes) once serialized.
+    Free-form labels: any JSON value, usually an object of string values (what the SDKs send). `jobs.list?tag=` matches on the keys of an object. At most 64 KiB (65536 bytes) once serialized.
     """
     metadata: dict[str, Any] | None = None
     """
@@ -1985,11 +1991,14 @@ class CustomIngestRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    queue_name: str = Field(..., max_length=255, min_length=1)
-    event_type: str | None = Field(None, max_length=100)
-    payload: Any
+    queue_name: str = Field(..., max_length=100, min_length=1)
     """
-    Any JSON value; becomes the job's payload.
+    1 to 100 characters, each a letter or digit of any script (Unicode alphanumerics such as `emails`, `résumés` or `注文`), `_`, `.` or `-`; the first must not be `.` or `-`. The server enforces the rule (400 VALIDATION_ERROR); there is deliberately no `pattern`, because the portable regex dialect has no Unicode classes and an ASCII pattern would make clients reject valid names.
+    """
+    event_type: str | None = Field(None, max_length=100)
+    payload: dict[str, Any] | list[Any] | str | float | int | bool
+    """
+    Any JSON value but null; becomes the job's payload.
     """
     idempotency_key: str | None = Field(None, max_length=255)
     priority: int | None = Field(0, ge=-100, le=100)
@@ -2004,7 +2013,7 @@ class StripeEventData(BaseModel):
     )
     object: dict[str, Any]
     """
-    Becomes the job's payload.
+    Becomes the job's payload (null is refused with 400).
     """
 
 
@@ -2019,7 +2028,7 @@ class StripeEvent(BaseModel):
     type: str = Field(..., examples=["invoice.paid"])
     data: StripeEventData
     api_version: str | None = None
-    created: int
+    created: int | None = None
     """
     Unix seconds.
     """
