@@ -258,6 +258,32 @@ async def test_long_poll_claim_wakes_when_a_job_arrives(org: Org, anon: httpx.As
     assert elapsed < 5
 
 
+async def test_a_long_poll_whose_worker_died_leases_nothing(org: Org, anon: httpx.AsyncClient, base_url: str):
+    """A worker killed while its claim waits leaves the connection closed: the server stops
+    waiting, and a job arriving afterwards stays pending with no attempt used, instead of being
+    leased to the dead worker until its lease runs out."""
+    before = await claims_waiting(anon)
+    doomed = httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=30,
+                               headers={"Authorization": f"Bearer {org.api_key}"})
+    waiter = asyncio.create_task(doomed.post("/jobs/claim", json={
+        "queue_name": "dies-waiting", "worker_id": "doomed", "wait_ms": 20_000}))
+
+    async def waiting() -> bool:
+        return await claims_waiting(anon) > before
+    await wait_until(waiting, timeout=5, interval=0.02)
+    waiter.cancel()  # the worker dies: its connection closes mid-request
+    await doomed.aclose()
+
+    async def stopped_waiting() -> bool:
+        return await claims_waiting(anon) == before
+    await wait_until(stopped_waiting, timeout=5, interval=0.02)
+    job_id = await enqueue(org, "dies-waiting")
+    job = (await org.client.get(f"/jobs/{job_id}")).json()
+    assert (job["status"], job["retry_count"], job["assigned_worker_id"]) == ("pending", 0, None)
+    claimed = (await org.client.post("/jobs/claim", json={"queue_name": "dies-waiting", "worker_id": "alive"})).json()
+    assert [j["id"] for j in claimed["jobs"]] == [job_id]
+
+
 async def test_long_poll_returns_empty_when_wait_ends(org: Org):
     started = time.monotonic()
     assert await claim(org, "idle-longpoll", wait_ms=300) == []

@@ -235,20 +235,31 @@ async def boost_priority(core: Core, org_id: str, job_id: str, priority: int) ->
 
 async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit: int,
                 lease_secs: int, wait_ms: int = 0,
-                payload_cap: int = CLAIM_RESPONSE_PAYLOAD_CAP) -> list[dict[str, Any]]:
+                payload_cap: int = CLAIM_RESPONSE_PAYLOAD_CAP,
+                gone: asyncio.Event | None = None) -> list[dict[str, Any]]:
     """Leases up to `limit` jobs, keeping at most `payload_cap` bytes of payload (always at
     least one job) and handing the rest back in the same connection. With wait_ms, an empty
-    queue holds the call until work arrives (woken by NOTIFY) or the wait ends."""
+    queue holds the call until work arrives (woken by NOTIFY) or the wait ends.
+
+    `gone` is set when the caller disconnects: a waiting claim then stops, and jobs it leased
+    after the caller left go straight back (no attempt counted) instead of waiting out a lease
+    held by a worker that no longer exists."""
     deadline = time.monotonic() + min(wait_ms, core.settings.spooled_max_claim_wait_ms) / 1000
     event = core.wake.register(org_id, queue_name) if wait_ms > 0 else None
+    relay = asyncio.ensure_future(_wake_when(gone, event)) if gone is not None and event is not None else None
     try:
         while True:
+            if gone is not None and gone.is_set():
+                return []
             if event is not None:
                 event.clear()
             started = time.perf_counter()
             async with core.pool.acquire() as conn:
                 rows = await store.claim(conn, org_id, queue_name, worker_id, limit, lease_secs)
                 REGISTRY.claim_latency.observe(time.perf_counter() - started)
+                if rows and gone is not None and gone.is_set():
+                    await store.release_claims(conn, org_id, [r["lease_id"] for r in rows])
+                    return []
                 if len(rows) > 1:
                     rows = await _cap_response(conn, org_id, rows, payload_cap)
             remaining = deadline - time.monotonic()
@@ -260,8 +271,15 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
             except asyncio.TimeoutError:
                 pass
     finally:
+        if relay is not None:
+            relay.cancel()
         if event is not None:
             core.wake.unregister(org_id, queue_name, event)
+
+
+async def _wake_when(gone: asyncio.Event, event: asyncio.Event) -> None:
+    await gone.wait()
+    event.set()
 
 
 async def _cap_response(conn, org_id: str, rows: list, payload_cap: int) -> list:
