@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from conftest import Org, assert_error, wait_until
+from conftest import Org, assert_error, start_server, stop_server, wait_until
 
 
 def ts(value: str) -> datetime:
@@ -282,6 +283,32 @@ async def test_a_long_poll_whose_worker_died_leases_nothing(org: Org, anon: http
     assert (job["status"], job["retry_count"], job["assigned_worker_id"]) == ("pending", 0, None)
     claimed = (await org.client.post("/jobs/claim", json={"queue_name": "dies-waiting", "worker_id": "alive"})).json()
     assert [j["id"] for j in claimed["jobs"]] == [job_id]
+
+
+async def test_a_long_poll_answers_empty_at_once_when_the_server_stops(postgres_url: str, org: Org):
+    """R16: on SIGTERM a waiting claim answers 200 with no jobs right away, so the shutdown is
+    not held to its grace deadline and the worker simply claims again elsewhere."""
+    own = await asyncio.to_thread(start_server, postgres_url)
+    try:
+        async with httpx.AsyncClient(base_url=own.url, timeout=30,
+                                     headers={"Authorization": f"Bearer {org.api_key}"}) as http:
+            before = await claims_waiting(http)
+            waiter = asyncio.create_task(http.post("/api/v1/jobs/claim", json={
+                "queue_name": "stops-waiting", "worker_id": "w", "wait_ms": 25_000}))
+
+            async def waiting() -> bool:
+                return await claims_waiting(http) > before
+            await wait_until(waiting, timeout=5, interval=0.02)
+            stopping = time.monotonic()
+            own.process.send_signal(signal.SIGTERM)
+            r = await asyncio.wait_for(waiter, 10)
+            answered = time.monotonic() - stopping
+        assert r.status_code == 200 and r.json()["jobs"] == []
+        assert answered < 3, f"the claim answered {answered:.1f} s after SIGTERM"
+        # uvicorn re-raises the signal once it has shut down cleanly, hence -SIGTERM.
+        assert await asyncio.to_thread(own.process.wait, 15) in (0, -signal.SIGTERM)
+    finally:
+        await asyncio.to_thread(stop_server, own)
 
 
 async def test_long_poll_returns_empty_when_wait_ends(org: Org):

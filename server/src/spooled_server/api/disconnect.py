@@ -1,7 +1,9 @@
-"""Noticing that an HTTP client has gone away while its request waits (a long-poll claim).
+"""When a long poll should stop waiting: its client has gone, or the server is shutting down.
 
 Once a request's body has been read, the only message ASGI still delivers on `receive` is
-`http.disconnect`, so a task waiting on it learns the moment the client leaves.
+`http.disconnect`, so a task waiting on it learns the moment the client leaves. Shutdown is the
+event hub's `stopping` (set on SIGTERM/SIGINT, before uvicorn waits for open requests), so a
+waiting claim answers at once instead of holding the shutdown to its grace deadline.
 """
 
 from __future__ import annotations
@@ -14,17 +16,26 @@ from starlette.requests import Request
 
 
 @asynccontextmanager
-async def client_gone(request: Request) -> AsyncIterator[asyncio.Event]:
-    """An event set when the client disconnects; use it only after the body has been read."""
-    gone = asyncio.Event()
+async def wait_ended(request: Request) -> AsyncIterator[asyncio.Event]:
+    """An event set when the client disconnects or the server begins to stop; enter it only
+    after the body has been read."""
+    ended = asyncio.Event()
 
-    async def watch() -> None:
+    async def client_left() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
-        gone.set()
+        ended.set()
 
-    watcher = asyncio.ensure_future(watch())
+    async def server_stopping(stopping: asyncio.Event) -> None:
+        await stopping.wait()
+        ended.set()
+
+    watchers = [asyncio.ensure_future(client_left())]
+    hub = getattr(request.app.state, "events", None)
+    if hub is not None:
+        watchers.append(asyncio.ensure_future(server_stopping(hub.stopping)))
     try:
-        yield gone
+        yield ended
     finally:
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()

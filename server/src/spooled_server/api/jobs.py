@@ -9,7 +9,7 @@ from ..errors import BadRequest, ValidationFailed
 from ..services import jobs as service
 from ..services.auth import Caller
 from .body import read_body
-from .disconnect import client_gone
+from .disconnect import wait_ended
 from .deps import caller, core_of
 from .fields import (MAX_OFFSET, IdempotencyKey, JsonValue, LeaseSeconds, Limit100, MaxRetries, Payload, Priority,
                      QueueName, Tags, TimeoutSeconds, Timestamp, check_queue_name)
@@ -195,10 +195,10 @@ async def claim(request: Request, who: Caller = Depends(caller)):
     who.require_queue(body.queue_name)
     core = core_of(request)
     lease = body.lease_duration_secs or core.settings.worker_lease_duration_secs
-    if body.wait_ms:  # a long poll: a worker that dies while waiting must not be leased jobs
-        async with client_gone(request) as gone:
+    if body.wait_ms:  # a long poll ends early if its worker dies or the server stops
+        async with wait_ended(request) as ended:
             jobs = await service.claim(core, who.org_id, body.queue_name, body.worker_id, body.limit,
-                                       lease, body.wait_ms, gone=gone)
+                                       lease, body.wait_ms, give_up=ended)
     else:
         jobs = await service.claim(core, who.org_id, body.queue_name, body.worker_id, body.limit, lease)
     return json({"jobs": [{k: j[k] for k in ("id", "queue_name", "payload", "retry_count", "max_retries",

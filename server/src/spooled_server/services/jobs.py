@@ -236,20 +236,20 @@ async def boost_priority(core: Core, org_id: str, job_id: str, priority: int) ->
 async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit: int,
                 lease_secs: int, wait_ms: int = 0,
                 payload_cap: int = CLAIM_RESPONSE_PAYLOAD_CAP,
-                gone: asyncio.Event | None = None) -> list[dict[str, Any]]:
+                give_up: asyncio.Event | None = None) -> list[dict[str, Any]]:
     """Leases up to `limit` jobs, keeping at most `payload_cap` bytes of payload (always at
     least one job) and handing the rest back in the same connection. With wait_ms, an empty
     queue holds the call until work arrives (woken by NOTIFY) or the wait ends.
 
-    `gone` is set when the caller disconnects: a waiting claim then stops, and jobs it leased
-    after the caller left go straight back (no attempt counted) instead of waiting out a lease
-    held by a worker that no longer exists."""
+    `give_up` is set when the caller disconnects or the server stops: a waiting claim then
+    answers empty, and jobs it leased after that go straight back (no attempt counted) rather
+    than wait out a lease held by a worker that may no longer exist."""
     deadline = time.monotonic() + min(wait_ms, core.settings.spooled_max_claim_wait_ms) / 1000
     event = core.wake.register(org_id, queue_name) if wait_ms > 0 else None
-    relay = asyncio.ensure_future(_wake_when(gone, event)) if gone is not None and event is not None else None
+    relay = asyncio.ensure_future(_wake_when(give_up, event)) if give_up is not None and event is not None else None
     try:
         while True:
-            if gone is not None and gone.is_set():
+            if give_up is not None and give_up.is_set():
                 return []
             if event is not None:
                 event.clear()
@@ -257,7 +257,7 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
             async with core.pool.acquire() as conn:
                 rows = await store.claim(conn, org_id, queue_name, worker_id, limit, lease_secs)
                 REGISTRY.claim_latency.observe(time.perf_counter() - started)
-                if rows and gone is not None and gone.is_set():
+                if rows and give_up is not None and give_up.is_set():
                     await store.release_claims(conn, org_id, [r["lease_id"] for r in rows])
                     return []
                 if len(rows) > 1:
@@ -277,8 +277,8 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
             core.wake.unregister(org_id, queue_name, event)
 
 
-async def _wake_when(gone: asyncio.Event, event: asyncio.Event) -> None:
-    await gone.wait()
+async def _wake_when(give_up: asyncio.Event, event: asyncio.Event) -> None:
+    await give_up.wait()
     event.set()
 
 
