@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from spooled import LeaseExpiredError, NetworkError, ServerError, SpooledError
+from spooled import LeaseExpiredError, NetworkError, NotFoundError, ServerError, SpooledError
 from spooled.grpc.models import GrpcCompleteBatchResponse, GrpcCompleteOutcome, GrpcErrorResponse
 from spooled.grpc.requests import GrpcCompleteRequest
-from spooled.worker._complete_batcher import MAX_BATCH, AsyncCompleteBatcher, CompleteBatcher
+from spooled.worker._complete_batcher import MAX_BATCH, AsyncCompleteBatcher, CompleteBatcher, rest_route_missing
 
 DEADLINE = 10.0
 
@@ -205,3 +205,21 @@ async def test_async_batcher_does_not_strand_jobs_whose_sender_was_cancelled():
     with pytest.raises(SpooledError, match="interrupted"):
         await asyncio.wait_for(third, DEADLINE)
     assert await asyncio.wait_for(batcher.complete(request(3)), DEADLINE) == "single"
+
+
+def test_a_rest_server_without_the_batch_route_is_remembered():
+    """The original Spooled server has no POST /jobs/complete: the route answers 404 (unknown
+    jobs would be per-item outcomes, never a 404 of the whole call)."""
+    server = Server(batch_error=NotFoundError("Route not found", status_code=404, code="NOT_FOUND"))
+    batcher = CompleteBatcher(server.one, server.batch, rest_route_missing)
+    outcomes = pile_up(server, batcher, 4, waiting=3)
+    assert outcomes == ["single"] * 4 and len(server.batches) == 1
+    batcher.complete(request(9))
+    assert len(server.batches) == 1 and server.singles[-1] == "job-9"
+
+
+def test_rest_route_missing_is_only_a_refusal_of_the_whole_call():
+    assert rest_route_missing(NotFoundError("x", status_code=404))
+    assert rest_route_missing(ServerError("x", status_code=501))
+    assert not rest_route_missing(ServerError("x", status_code=503))
+    assert not rest_route_missing(NetworkError("reset"))

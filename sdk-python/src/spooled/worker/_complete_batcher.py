@@ -1,15 +1,20 @@
-"""Coalesces the gRPC worker's completes into CompleteBatch calls, without delaying any of them.
+"""Coalesces a worker's completes into batch calls, without delaying any of them.
 
-Natural batching: a complete that finds no CompleteBatch in flight is sent at once (alone, as a
-plain Complete); completes that arrive while one is in flight wait for it and then go out
-together, up to MAX_BATCH per call. An idle worker therefore pays no latency, and a busy one
-sends one message for many jobs instead of one each, which is where a Python server spends
-its time. The caller whose complete is waiting sends the next batch itself (no extra thread or
-task), and stops sending once its own complete is answered.
+Natural batching: a complete that finds no batch in flight is sent at once (alone, as a plain
+complete); completes that arrive while one is in flight wait for it and then go out together,
+up to MAX_BATCH per call. An idle worker therefore pays no latency, and a busy one sends one
+message for many jobs instead of one each, which is where a Python server spends its time. The
+caller whose complete is waiting sends the next batch itself (no extra thread or task), and
+stops sending once its own complete is answered.
 
 Each job keeps its own outcome: a lease the server refused raises LeaseExpiredError for that
-job only, exactly as a lone Complete would. CompleteBatch is our server's extension; a server
-without it (UNIMPLEMENTED) is remembered and every later complete goes out alone.
+job only, exactly as a lone complete would. The batch calls (gRPC CompleteBatch, REST
+POST /jobs/complete) are our server's extensions; a server without one (`unsupported` says how
+its refusal looks) is remembered and every later complete goes out alone.
+
+The transports pass opaque requests, a function sending one, and one sending a list and
+answering `results` of `{job_id, success, error: {code, message}}` in order (the shape both
+extensions share).
 """
 
 from __future__ import annotations
@@ -20,18 +25,17 @@ from typing import Any, Awaitable, Callable
 
 from ..errors import SpooledError
 from ..grpc._status import error_from_code
-from ..grpc.models import GrpcCompleteResponse
-from ..grpc.requests import GrpcCompleteRequest
 
-# The server takes at most 100 completes per CompleteBatch.
+# Both servers' batch calls take at most 100 completes.
 MAX_BATCH = 100
-_ANSWERED = GrpcCompleteResponse(success=True)
+
+Unsupported = Callable[[BaseException], bool]
 
 
 class _Slot:
     __slots__ = ("request", "done", "answer", "error")
 
-    def __init__(self, request: GrpcCompleteRequest):
+    def __init__(self, request: Any):
         self.request = request
         self.done = False
         self.answer: Any = None
@@ -46,8 +50,15 @@ class _Slot:
         return self.answer
 
 
-def _unimplemented(exc: BaseException) -> bool:
+def grpc_unimplemented(exc: BaseException) -> bool:
+    """How a gRPC server without CompleteBatch refuses it."""
     return getattr(exc, "grpc_status", None) == "UNIMPLEMENTED"
+
+
+def rest_route_missing(exc: BaseException) -> bool:
+    """How a REST server without POST /jobs/complete refuses it: the whole call is 404 (no such
+    route; unknown jobs are per-item outcomes), 405 or 501."""
+    return getattr(exc, "status_code", None) in (404, 405, 501)
 
 
 def _from_the_server(exc: BaseException) -> bool:
@@ -68,7 +79,7 @@ def _apply(batch: list[_Slot], answer: Any) -> None:
     outcomes = list(answer.results)
     for slot, outcome in zip(batch, outcomes):
         if outcome.success:
-            slot.settle(_ANSWERED)
+            slot.settle(outcome)
         else:
             error = outcome.error
             slot.settle(error=error_from_code(error.code if error else "", error.message if error else ""))
@@ -79,16 +90,17 @@ def _apply(batch: list[_Slot], answer: Any) -> None:
 class CompleteBatcher:
     """The blocking worker's batcher; `complete` is called from many job threads at once."""
 
-    def __init__(self, send_one: Callable[[GrpcCompleteRequest], Any],
-                 send_batch: Callable[[list[GrpcCompleteRequest]], Any]):
+    def __init__(self, send_one: Callable[[Any], Any], send_batch: Callable[[list[Any]], Any],
+                 unsupported: Unsupported = grpc_unimplemented):
         self._send_one = send_one
         self._send_batch = send_batch
+        self._unsupported = unsupported
         self._batching = True
         self._pending: list[_Slot] = []
         self._sending = False
         self._changed = threading.Condition()
 
-    def complete(self, request: GrpcCompleteRequest) -> Any:
+    def complete(self, request: Any) -> Any:
         if not self._batching:
             return self._send_one(request)
         slot = _Slot(request)
@@ -117,9 +129,10 @@ class CompleteBatcher:
         try:
             answer = self._send_batch([slot.request for slot in batch])
         except Exception as exc:
-            if _unimplemented(exc):
+            unsupported = self._unsupported(exc)
+            if unsupported:
                 self._batching = False
-            if _unimplemented(exc) or not _from_the_server(exc):
+            if unsupported or not _from_the_server(exc):
                 self._one_by_one(batch)
             else:
                 for slot in batch:
@@ -138,16 +151,17 @@ class CompleteBatcher:
 class AsyncCompleteBatcher:
     """The asyncio worker's batcher: the same rules, with coroutines."""
 
-    def __init__(self, send_one: Callable[[GrpcCompleteRequest], Awaitable[Any]],
-                 send_batch: Callable[[list[GrpcCompleteRequest]], Awaitable[Any]]):
+    def __init__(self, send_one: Callable[[Any], Awaitable[Any]], send_batch: Callable[[list[Any]], Awaitable[Any]],
+                 unsupported: Unsupported = grpc_unimplemented):
         self._send_one = send_one
         self._send_batch = send_batch
+        self._unsupported = unsupported
         self._batching = True
         self._pending: list[_Slot] = []
         self._sending = False
         self._changed: asyncio.Condition | None = None  # made in the worker's loop
 
-    async def complete(self, request: GrpcCompleteRequest) -> Any:
+    async def complete(self, request: Any) -> Any:
         if not self._batching:
             return await self._send_one(request)
         if self._changed is None:
@@ -177,9 +191,10 @@ class AsyncCompleteBatcher:
         try:
             answer = await self._send_batch([slot.request for slot in batch])
         except Exception as exc:
-            if _unimplemented(exc):
+            unsupported = self._unsupported(exc)
+            if unsupported:
                 self._batching = False
-            if _unimplemented(exc) or not _from_the_server(exc):
+            if unsupported or not _from_the_server(exc):
                 await self._one_by_one(batch)
             else:
                 for slot in batch:

@@ -2,7 +2,8 @@
 
 Jobs are claimed with POST /jobs/claim and a long-poll `wait_ms`; a server that refuses
 `wait_ms` is polled every poll_interval instead, and an empty answer that came at once is
-followed by a poll_interval pause, so an idle worker never spins.
+followed by a poll_interval pause, so an idle worker never spins. Completes that pile up while
+one is in flight go out together as one POST /jobs/complete (_complete_batcher.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Callable
 
 from ..errors import ValidationError
 from . import _outcome as outcome
+from ._complete_batcher import AsyncCompleteBatcher, CompleteBatcher, rest_route_missing
 from .options import WorkerOptions
 from .transport import Claimed, Registration
 
@@ -57,6 +59,14 @@ class _RestBase:
     def _heartbeat_params(self) -> dict[str, Any]:
         return {"worker_id": self.worker_id, "lease_duration_secs": self.options.lease_duration}
 
+    @staticmethod
+    def _complete_item(ctx: Any, result: Any) -> dict[str, Any]:
+        return {"job_id": ctx.job_id, **outcome.complete_params(ctx, result)}
+
+    @staticmethod
+    def _alone(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if k != "job_id"}
+
 
 class RestTransport(_RestBase):
     """Blocking REST transport over a SpooledClient."""
@@ -64,6 +74,9 @@ class RestTransport(_RestBase):
     def __init__(self, client: Any, options: WorkerOptions, clock: Callable[[], float]):
         super().__init__(client, options, clock)
         self._interrupted = threading.Event()
+        self._completes = CompleteBatcher(
+            lambda item: self.client.jobs.complete(item["job_id"], self._alone(item)),
+            lambda items: self.client.jobs.complete_batch({"jobs": items}), rest_route_missing)
 
     def register(self) -> Registration:
         answer = self.client.workers.register(self._register_params())
@@ -85,7 +98,7 @@ class RestTransport(_RestBase):
         self._interrupted.set()
 
     def complete(self, ctx: Any, result: Any) -> Any:
-        return self.client.jobs.complete(ctx.job_id, outcome.complete_params(ctx, result))
+        return self._completes.complete(self._complete_item(ctx, result))
 
     def fail(self, ctx: Any, message: str) -> Any:
         return self.client.jobs.fail(ctx.job_id, outcome.fail_params(ctx, message))
@@ -113,6 +126,9 @@ class AsyncRestTransport(_RestBase):
     def __init__(self, client: Any, options: WorkerOptions, clock: Callable[[], float]):
         super().__init__(client, options, clock)
         self._interrupted: asyncio.Event | None = None
+        self._completes = AsyncCompleteBatcher(
+            lambda item: self.client.jobs.complete(item["job_id"], self._alone(item)),
+            lambda items: self.client.jobs.complete_batch({"jobs": items}), rest_route_missing)
 
     def _event(self) -> asyncio.Event:
         if self._interrupted is None:
@@ -142,7 +158,7 @@ class AsyncRestTransport(_RestBase):
         self._event().set()
 
     async def complete(self, ctx: Any, result: Any) -> Any:
-        return await self.client.jobs.complete(ctx.job_id, outcome.complete_params(ctx, result))
+        return await self._completes.complete(self._complete_item(ctx, result))
 
     async def fail(self, ctx: Any, message: str) -> Any:
         return await self.client.jobs.fail(ctx.job_id, outcome.fail_params(ctx, message))
