@@ -87,17 +87,47 @@ def _apply(batch: list[_Slot], answer: Any) -> None:
         slot.settle(error=SpooledError("the server's CompleteBatch answer had no outcome for this job"))
 
 
-class CompleteBatcher:
-    """The blocking worker's batcher; `complete` is called from many job threads at once."""
+class _Batcher:
+    """What both batchers share: the queue of waiting completes and the rules for a batch."""
 
     def __init__(self, send_one: Callable[[Any], Any], send_batch: Callable[[list[Any]], Any],
-                 unsupported: Unsupported = grpc_unimplemented):
+                 unsupported: Unsupported):
         self._send_one = send_one
         self._send_batch = send_batch
         self._unsupported = unsupported
         self._batching = True
         self._pending: list[_Slot] = []
         self._sending = False
+
+    def _next_batch(self) -> list[_Slot]:
+        """Called with the lock held, by the caller that takes over sending."""
+        self._sending = True
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        return batch
+
+    def _goes_alone(self, batch: list[_Slot]) -> bool:
+        return len(batch) == 1 or not self._batching
+
+    def _refused(self, batch: list[_Slot], exc: Exception) -> bool:
+        """The batch call raised: True when its jobs should now go out one by one (the server
+        lacks the call, which is remembered, or the batch could not be built); otherwise every
+        job in it gets the call's error."""
+        unsupported = self._unsupported(exc)
+        if unsupported:
+            self._batching = False
+        if unsupported or not _from_the_server(exc):
+            return True
+        for slot in batch:
+            slot.settle(error=exc)
+        return False
+
+
+class CompleteBatcher(_Batcher):
+    """The blocking worker's batcher; `complete` is called from many job threads at once."""
+
+    def __init__(self, send_one: Callable[[Any], Any], send_batch: Callable[[list[Any]], Any],
+                 unsupported: Unsupported = grpc_unimplemented):
+        super().__init__(send_one, send_batch, unsupported)
         self._changed = threading.Condition()
 
     def complete(self, request: Any) -> Any:
@@ -112,8 +142,7 @@ class CompleteBatcher:
                     self._changed.wait()
                 if slot.done:
                     return slot.result()
-                self._sending = True
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                batch = self._next_batch()
             try:
                 self._send(batch)
             finally:
@@ -123,24 +152,15 @@ class CompleteBatcher:
                     self._changed.notify_all()
 
     def _send(self, batch: list[_Slot]) -> None:
-        if len(batch) == 1 or not self._batching:
-            self._one_by_one(batch)
-            return
-        try:
-            answer = self._send_batch([slot.request for slot in batch])
-        except Exception as exc:
-            unsupported = self._unsupported(exc)
-            if unsupported:
-                self._batching = False
-            if unsupported or not _from_the_server(exc):
-                self._one_by_one(batch)
+        if not self._goes_alone(batch):
+            try:
+                answer = self._send_batch([slot.request for slot in batch])
+            except Exception as exc:
+                if not self._refused(batch, exc):
+                    return
             else:
-                for slot in batch:
-                    slot.settle(error=exc)
-            return
-        _apply(batch, answer)
-
-    def _one_by_one(self, batch: list[_Slot]) -> None:
+                _apply(batch, answer)
+                return
         for slot in batch:
             try:
                 slot.settle(self._send_one(slot.request))
@@ -148,17 +168,12 @@ class CompleteBatcher:
                 slot.settle(error=exc)
 
 
-class AsyncCompleteBatcher:
+class AsyncCompleteBatcher(_Batcher):
     """The asyncio worker's batcher: the same rules, with coroutines."""
 
     def __init__(self, send_one: Callable[[Any], Awaitable[Any]], send_batch: Callable[[list[Any]], Awaitable[Any]],
                  unsupported: Unsupported = grpc_unimplemented):
-        self._send_one = send_one
-        self._send_batch = send_batch
-        self._unsupported = unsupported
-        self._batching = True
-        self._pending: list[_Slot] = []
-        self._sending = False
+        super().__init__(send_one, send_batch, unsupported)
         self._changed: asyncio.Condition | None = None  # made in the worker's loop
 
     async def complete(self, request: Any) -> Any:
@@ -174,8 +189,7 @@ class AsyncCompleteBatcher:
                 await changed.wait_for(lambda: slot.done or not self._sending)
                 if slot.done:
                     return slot.result()
-                self._sending = True
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                batch = self._next_batch()
             try:
                 await self._send(batch)
             finally:
@@ -185,24 +199,15 @@ class AsyncCompleteBatcher:
                     changed.notify_all()
 
     async def _send(self, batch: list[_Slot]) -> None:
-        if len(batch) == 1 or not self._batching:
-            await self._one_by_one(batch)
-            return
-        try:
-            answer = await self._send_batch([slot.request for slot in batch])
-        except Exception as exc:
-            unsupported = self._unsupported(exc)
-            if unsupported:
-                self._batching = False
-            if unsupported or not _from_the_server(exc):
-                await self._one_by_one(batch)
+        if not self._goes_alone(batch):
+            try:
+                answer = await self._send_batch([slot.request for slot in batch])
+            except Exception as exc:
+                if not self._refused(batch, exc):
+                    return
             else:
-                for slot in batch:
-                    slot.settle(error=exc)
-            return
-        _apply(batch, answer)
-
-    async def _one_by_one(self, batch: list[_Slot]) -> None:
+                _apply(batch, answer)
+                return
         for slot in batch:
             try:
                 slot.settle(await self._send_one(slot.request))
