@@ -17,11 +17,11 @@ import asyncpg
 log = logging.getLogger("spooled.listener")
 
 PROBE_EVERY = 5.0
-# Reconnects start fast and back off to at most once a second: an attempt against a database
+# Reconnects start fast and back off to at most twice a second: an attempt against a database
 # that is down costs a refused connection, and a long backoff would leave every waiting claim
 # on the 5 s fallback re-check for that long after the database is back.
 RECONNECT_DELAY = 0.25
-MAX_RECONNECT_DELAY = 1.0
+MAX_RECONNECT_DELAY = 0.5
 
 
 class PgListener:
