@@ -231,6 +231,9 @@ def _docstring(text: str, indent: str) -> list[str]:
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     lines = text.splitlines()
     out = [f'{indent}"""{lines[0]}'] + [f"{indent}{line}" if line else "" for line in lines[1:]]
+    # A docstring ending in a quote would make four quotes in a row: escape that last one.
+    if out[-1].endswith('"'):
+        out[-1] = out[-1][:-1] + '\\"'
     out[-1] += '"""'
     return out
 

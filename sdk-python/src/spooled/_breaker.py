@@ -16,11 +16,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ._constants import (BREAKER_FAILURE_THRESHOLD, BREAKER_SUCCESS_THRESHOLD, BREAKER_TIMEOUT,
                          BREAKER_WINDOW_SECONDS)
 from ._failures import counts_against_server
+from .errors import CircuitBreakerOpenError
+
+T = TypeVar("T")
 
 
 class CircuitState(str, Enum):
@@ -146,6 +149,29 @@ class CircuitBreaker:
                     "last_failure_time": self._last_failure_time,
                     "config": {"enabled": c.enabled, "failure_threshold": c.failure_threshold,
                                "success_threshold": c.success_threshold, "timeout": c.timeout}}
+
+    # -- the reference SDK's names, so code written for it keeps working --
+    def is_allowed(self) -> bool:
+        return self.allow()
+
+    def get_state(self) -> CircuitState:
+        return self.state
+
+    def get_stats(self) -> dict[str, Any]:
+        return self.stats()
+
+    def execute(self, fn: Callable[[], T]) -> T:
+        """Calls `fn` through the breaker: refused with CircuitBreakerOpenError while open;
+        its outcome is recorded (a failure only if it says the server is in trouble)."""
+        if not self.allow():
+            raise CircuitBreakerOpenError()
+        try:
+            result = fn()
+        except Exception as exc:
+            self.record_failure(exc)
+            raise
+        self.record_success()
+        return result
 
     # -- internals (called with the lock held) --
     def _current(self, now: float) -> CircuitState:

@@ -209,9 +209,10 @@ async def churn(database: Database, live_server: LiveServer, org: Org, workdir: 
                         "SELECT count(*) FROM jobs WHERE organization_id = $1 AND assigned_worker_id = $2"
                         " AND status = 'processing'", org.id, victim.worker_id)
                     supervisor.start(slot, victim.generation + 1)
+                    restarted_after = time.monotonic() - killed_at  # before the enqueue below
                     await enqueue(client, queue, burst - min(BULK, burst), created)
                     assert delivered, f"{victim.worker_id} did not die of the SIGKILL"
-                    run.kills.append(Kill(victim.worker_id, inflight, time.monotonic() - killed_at))
+                    run.kills.append(Kill(victim.worker_id, inflight, restarted_after))
                     next_kill += KILL_EVERY
                     last_kill = time.monotonic()
                     continue

@@ -1,6 +1,7 @@
-"""The gRPC worker's complete coalescing: a lone complete goes out at once as Complete; those that
-arrive while one is in flight go out together as CompleteBatch, each keeping its own outcome; a
-server without CompleteBatch is remembered. Waits are events with deadlines, never sleeps."""
+"""The workers' complete coalescing (REST and gRPC): a lone complete goes out at once; those that
+arrive while one is in flight go out together in one batch call, each keeping its own outcome;
+a server without the batch call is remembered; a batch too large as a whole goes out one by one.
+Waits are events with deadlines, never sleeps."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from spooled import LeaseExpiredError, NetworkError, NotFoundError, ServerError, SpooledError
+from spooled import LeaseExpiredError, NetworkError, NotFoundError, PayloadTooLargeError, ServerError, SpooledError
 from spooled.grpc.models import GrpcCompleteBatchResponse, GrpcCompleteOutcome, GrpcErrorResponse
 from spooled.grpc.requests import GrpcCompleteRequest
 from spooled.worker._complete_batcher import MAX_BATCH, AsyncCompleteBatcher, CompleteBatcher, rest_route_missing
@@ -165,6 +166,8 @@ async def test_async_batcher_coalesces_and_keeps_outcomes_apart():
         if len(batcher._pending) == 4:
             break
         await asyncio.sleep(0)
+    else:
+        pytest.fail("the completes never queued up")
     release.set()
     outcomes = await asyncio.wait_for(asyncio.gather(first, *rest), DEADLINE)
     assert singles == ["job-0"] and batches == [["job-1", "job-2", "job-3", "job-4"]]
@@ -173,8 +176,8 @@ async def test_async_batcher_coalesces_and_keeps_outcomes_apart():
 
 
 async def test_async_batcher_does_not_strand_jobs_whose_sender_was_cancelled():
-    """Job 1's task sends the batch [1, 2] and is cancelled mid-call: job 2 gets an error
-    instead of waiting forever, and later completes still go out."""
+    """Job 1's task sends the batch [1, 2] and is cancelled mid-call: job 2 neither waits
+    forever nor fails, it is sent again by its own caller; later completes still go out."""
     held, release, batch_started = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def one(r):
@@ -196,14 +199,16 @@ async def test_async_batcher_does_not_strand_jobs_whose_sender_was_cancelled():
         if len(batcher._pending) == 2:
             break
         await asyncio.sleep(0)
+    else:
+        pytest.fail("the completes never queued up")
     release.set()
     assert await asyncio.wait_for(first, DEADLINE) == "single"
     await asyncio.wait_for(batch_started.wait(), DEADLINE)
     second.cancel()
     with pytest.raises(asyncio.CancelledError):
         await second
-    with pytest.raises(SpooledError, match="interrupted"):
-        await asyncio.wait_for(third, DEADLINE)
+    # Job 2 was not the cancelled caller's: it goes back to the queue and out on its own.
+    assert await asyncio.wait_for(third, DEADLINE) == "single"
     assert await asyncio.wait_for(batcher.complete(request(3)), DEADLINE) == "single"
 
 
@@ -223,3 +228,24 @@ def test_rest_route_missing_is_only_a_refusal_of_the_whole_call():
     assert rest_route_missing(ServerError("x", status_code=501))
     assert not rest_route_missing(ServerError("x", status_code=503))
     assert not rest_route_missing(NetworkError("reset"))
+
+
+def test_a_batch_too_large_as_a_whole_goes_out_one_by_one_and_batching_stays_on():
+    """Each result may fit a request alone while several together do not (REST 413, or a gRPC
+    message over the cap): the jobs must not all fail for it."""
+    server = Server(batch_error=PayloadTooLargeError("Body too large", status_code=413, code="PAYLOAD_TOO_LARGE"))
+    batcher = CompleteBatcher(server.one, server.batch, rest_route_missing)
+    outcomes = pile_up(server, batcher, 4, waiting=3)
+    assert outcomes == ["single"] * 4 and len(server.batches) == 1
+    assert batcher._batching  # a size refusal is not a missing route
+
+
+def test_outcomes_are_matched_by_job_id_and_a_missing_one_is_an_error():
+    shuffled = GrpcCompleteBatchResponse(results=(
+        GrpcCompleteOutcome(job_id="job-2", success=False, error=GrpcErrorResponse(code="LEASE_EXPIRED", message="x")),
+        GrpcCompleteOutcome(job_id="job-1", success=True)))
+    server = Server()
+    server.batch = lambda requests: (server.batches.append([r.job_id for r in requests]) or shuffled)
+    outcomes = pile_up(server, CompleteBatcher(server.one, server.batch), 4, waiting=3)
+    assert outcomes[1].success and isinstance(outcomes[2], LeaseExpiredError)
+    assert isinstance(outcomes[3], SpooledError) and "no outcome" in str(outcomes[3])

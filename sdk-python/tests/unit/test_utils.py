@@ -7,7 +7,7 @@ import pytest
 
 import spooled
 import spooled.utils as utils
-from spooled import RetryConfig
+from spooled import CircuitBreakerConfig, RetryConfig
 from spooled import _wire
 from spooled._constants import RETRY_AFTER_CAP, RETRY_JITTER
 from spooled.utils import (calculate_delay, convert_query_params, convert_request, convert_response,
@@ -158,3 +158,41 @@ def test_a_breaker_guards_calls_of_your_own():
     assert breaker.state is utils.CircuitState.OPEN and not breaker.allow()
     now[0] = 10.0
     assert breaker.state.value == "HALF_OPEN"
+
+
+def test_with_retry_retries_a_plain_function_that_returns_a_coroutine():
+    """`lambda: async_client.jobs.get(id)` is not a coroutine function but hands one back."""
+    import asyncio
+
+    from spooled import NetworkError
+    from spooled.utils import with_retry
+
+    calls = []
+
+    async def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise NetworkError("reset")
+        return "ok"
+
+    async def no_wait(_seconds):
+        return None
+
+    assert asyncio.run(with_retry(lambda: flaky(), sleep=no_wait)) == "ok"
+    assert len(calls) == 3
+
+
+def test_circuit_breaker_keeps_the_reference_method_names():
+    from spooled import CircuitBreakerOpenError, ServerError
+    from spooled.utils import CircuitBreaker, CircuitState
+
+    breaker = CircuitBreaker(CircuitBreakerConfig(failure_threshold=1, timeout=30), clock=lambda: 0.0)
+    assert breaker.execute(lambda: 7) == 7 and breaker.is_allowed() and breaker.get_state() is CircuitState.CLOSED
+
+    def down():
+        raise ServerError("down", status_code=503)
+    with pytest.raises(ServerError):
+        breaker.execute(down)
+    assert breaker.get_state() is CircuitState.OPEN and breaker.get_stats()["state"] == "OPEN"
+    with pytest.raises(CircuitBreakerOpenError):
+        breaker.execute(lambda: 7)

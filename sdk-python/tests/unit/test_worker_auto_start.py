@@ -1,4 +1,5 @@
-"""SpooledWorker(auto_start=True): starts itself on a daemon thread once a handler is set."""
+"""SpooledWorker(auto_start=True): starts itself on a background (non-daemon) thread once a
+handler is set; stop() before that cancels it; a start() by hand first wins quietly."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_auto_start_waits_for_the_handler_then_runs_on_a_background_thread():
     worker.stop()  # from another thread: waits until the worker has stopped
     assert worker.state == "stopped"
     worker._auto_starter.join(DEADLINE)
-    assert not worker._auto_starter.is_alive() and worker._auto_starter.daemon
+    assert not worker._auto_starter.is_alive() and not worker._auto_starter.daemon
     assert client.sent("complete") == [("a", {"worker_id": "w1", "lease_id": "lease-a", "result": {"done": "a"}})]
     assert client.sent("deregister") == ["w1"]
 
@@ -53,8 +54,7 @@ def test_stop_before_a_handler_cancels_the_auto_start():
     worker = make_worker(client, auto_start=True)
     worker.stop()
     worker.process(lambda ctx: None)
-    worker._auto_starter.join(DEADLINE)
-    assert not worker._auto_starter.is_alive()
+    assert worker._auto_starter is None
     assert worker.state == "idle" and client.sent("register") == []
 
 
@@ -65,3 +65,20 @@ def test_auto_start_is_off_by_default_and_only_for_the_blocking_worker():
         WorkerOptions(queue_name="q", auto_start="yes")
     with pytest.raises(TypeError):
         AsyncSpooledWorker(FakeClient([]), "q", auto_start=True)
+
+
+def test_an_auto_start_that_finds_the_worker_already_started_steps_aside_quietly():
+    """start() called by hand won the race: the auto start must neither raise nor emit."""
+    client = FakeClient([claimed("a")])
+    worker = make_worker(client)
+    errors, completed = [], threading.Event()
+    worker.on("error", lambda e: errors.append(e.error))
+    worker.on("job:completed", lambda e: completed.set())
+    worker.process(lambda ctx: {"ok": True})
+    runner = threading.Thread(target=worker.start)
+    runner.start()
+    assert completed.wait(DEADLINE)
+    worker._start(auto=True)  # what the auto-start thread does when it comes second
+    worker.stop()
+    runner.join(DEADLINE)
+    assert errors == [] and worker.state == "stopped"

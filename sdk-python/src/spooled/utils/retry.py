@@ -1,6 +1,6 @@
 """The client's retry policy (see `spooled._retry`), for retrying calls of your own.
 
-    job = with_retry(lambda: client.jobs.create(params, idempotency_key="order-42"))
+    job = with_retry(lambda: client.jobs.create({**params, "idempotency_key": "order-42"}))
 
 The client already retries every request it sends; use these around work it cannot see
 (several calls that must succeed together, or your own HTTP calls). The rules are the
@@ -82,7 +82,12 @@ def with_retry(fn: Callable[[], Any], config: RetryConfig | None = None, on_retr
     pause = sleep or time.sleep
     for attempt in itertools.count(1):
         try:
-            return fn()
+            result = fn()
+            if attempt == 1 and inspect.isawaitable(result):
+                # `lambda: async_client.jobs.get(id)`: a plain function handing back a coroutine.
+                return with_retry_async(fn, config, on_retry, idempotent, sleep=sleep, random=random,
+                                        _first=result)
+            return result
         except Exception as exc:
             delay = _next_delay(exc, attempt, config, idempotent, random)
             if delay is None:
@@ -96,13 +101,16 @@ def with_retry(fn: Callable[[], Any], config: RetryConfig | None = None, on_retr
 async def with_retry_async(fn: Callable[[], Awaitable[T]], config: RetryConfig | None = None,
                            on_retry: OnRetry | None = None, idempotent: bool = True, *,
                            sleep: Callable[[float], Any] | None = None,
-                           random: Callable[[], float] = _random.random) -> T:
+                           random: Callable[[], float] = _random.random,
+                           _first: Awaitable[T] | None = None) -> T:
     """`with_retry` for a coroutine function: awaits `fn()` and waits with asyncio.sleep (or
     `sleep`, which may be a plain function or a coroutine function)."""
     config = config or DEFAULT_RETRY
     pause = sleep or asyncio.sleep
     for attempt in itertools.count(1):
         try:
+            if attempt == 1 and _first is not None:
+                return await _first  # already started by with_retry
             return await fn()
         except Exception as exc:
             delay = _next_delay(exc, attempt, config, idempotent, random)

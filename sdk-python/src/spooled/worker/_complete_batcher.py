@@ -8,7 +8,8 @@ caller whose complete is waiting sends the next batch itself (no extra thread or
 stops sending once its own complete is answered.
 
 Each job keeps its own outcome: a lease the server refused raises LeaseExpiredError for that
-job only, exactly as a lone complete would. The batch calls (gRPC CompleteBatch, REST
+job only, exactly as a lone complete would. A batch refused as too large as a whole goes out
+one complete at a time. The batch calls (gRPC CompleteBatch, REST
 POST /jobs/complete) are our server's extensions; a server without one (`unsupported` says how
 its refusal looks) is remembered and every later complete goes out alone.
 
@@ -67,24 +68,35 @@ def _from_the_server(exc: BaseException) -> bool:
     return isinstance(exc, SpooledError)
 
 
-def _abandon(batch: list[_Slot]) -> None:
-    """The sender was interrupted (cancelled, or an error escaped): the jobs it carried must
-    not wait forever for an answer that is not coming."""
-    for slot in batch:
-        if not slot.done:
-            slot.settle(error=SpooledError("the complete was interrupted before the server answered"))
+def _too_large(exc: BaseException) -> bool:
+    """The batch as a whole was over a size limit (REST 413, or a gRPC message over the cap,
+    which carries no Spooled error code), though each complete in it may fit alone."""
+    if getattr(exc, "status_code", None) == 413:
+        return True
+    return (getattr(exc, "grpc_status", None) == "RESOURCE_EXHAUSTED"
+            and getattr(exc, "code", None) not in ("RATE_LIMIT_EXCEEDED", "QUOTA_EXCEEDED"))
+
+
+def _job_id(request: Any) -> Any:
+    return request.get("job_id") if isinstance(request, dict) else getattr(request, "job_id", None)
 
 
 def _apply(batch: list[_Slot], answer: Any) -> None:
+    """Settles each job with its own outcome, matched by job id (the servers answer in request
+    order, which is the fallback); a job the answer leaves out gets an error, never a hang."""
     outcomes = list(answer.results)
-    for slot, outcome in zip(batch, outcomes):
-        if outcome.success:
+    by_id = {getattr(o, "job_id", None): o for o in outcomes}
+    for position, slot in enumerate(batch):
+        outcome = by_id.get(_job_id(slot.request))
+        if outcome is None and position < len(outcomes) and len(by_id) != len(outcomes):
+            outcome = outcomes[position]  # ids repeated within the batch: order decides
+        if outcome is None:
+            slot.settle(error=SpooledError("the server's batch answer had no outcome for this job"))
+        elif outcome.success:
             slot.settle(outcome)
         else:
             error = outcome.error
             slot.settle(error=error_from_code(error.code if error else "", error.message if error else ""))
-    for slot in batch[len(outcomes):]:  # a short answer: never expected, never left hanging
-        slot.settle(error=SpooledError("the server's CompleteBatch answer had no outcome for this job"))
 
 
 class _Batcher:
@@ -105,17 +117,27 @@ class _Batcher:
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
         return batch
 
+    def _hand_back(self, batch: list[_Slot], own: _Slot) -> None:
+        """Called with the lock held when a sender stops: if it was interrupted (cancelled)
+        before the answer, the other jobs it carried go back to the front of the queue for the
+        next sender (a repeated complete with the same lease is answered as the first was)."""
+        leftover = [slot for slot in batch if not slot.done and slot is not own]
+        self._pending[:0] = leftover
+        if not own.done and own in batch:
+            own.settle(error=SpooledError("the complete was interrupted before the server answered"))
+        self._sending = False
+
     def _goes_alone(self, batch: list[_Slot]) -> bool:
         return len(batch) == 1 or not self._batching
 
     def _refused(self, batch: list[_Slot], exc: Exception) -> bool:
         """The batch call raised: True when its jobs should now go out one by one (the server
-        lacks the call, which is remembered, or the batch could not be built); otherwise every
-        job in it gets the call's error."""
+        lacks the call, which is remembered; the batch was too large as a whole; or it could not
+        be built); otherwise every job in it gets the call's error, as each alone would have."""
         unsupported = self._unsupported(exc)
         if unsupported:
             self._batching = False
-        if unsupported or not _from_the_server(exc):
+        if unsupported or _too_large(exc) or not _from_the_server(exc):
             return True
         for slot in batch:
             slot.settle(error=exc)
@@ -146,9 +168,8 @@ class CompleteBatcher(_Batcher):
             try:
                 self._send(batch)
             finally:
-                _abandon(batch)
                 with self._changed:
-                    self._sending = False
+                    self._hand_back(batch, slot)
                     self._changed.notify_all()
 
     def _send(self, batch: list[_Slot]) -> None:
@@ -193,9 +214,8 @@ class AsyncCompleteBatcher(_Batcher):
             try:
                 await self._send(batch)
             finally:
-                _abandon(batch)
                 async with changed:
-                    self._sending = False
+                    self._hand_back(batch, slot)
                     changed.notify_all()
 
     async def _send(self, batch: list[_Slot]) -> None:

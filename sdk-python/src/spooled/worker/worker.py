@@ -9,8 +9,9 @@
 
     worker.start()   # blocks until stop(), SIGTERM or SIGINT
 
-With auto_start=True the worker starts itself on a background (daemon) thread as soon as the
-handler is set, and start() is not called; stop() ends it. Start failures reach the "error"
+With auto_start=True the worker starts itself on a background thread as soon as the handler is
+set, and start() is not called; stop() ends it. The thread is not a daemon: like the reference
+SDK's, it keeps the process alive until the worker stops. Start failures reach the "error"
 event. SIGTERM/SIGINT are not handled then (signal handlers belong to the main thread).
 
 One loop claims while slots are free; each job runs on its own thread; a lease keeper renews
@@ -57,7 +58,7 @@ class SpooledWorker:
     transport: "rest" (default) or "grpc". With "grpc" the worker talks to `grpc_client` (a
     SpooledGrpcClient), else to `client` itself if it is one, else to `client.grpc`; the
     server assigns the worker id at registration (`worker_id` is ignored).
-    auto_start: start on a daemon thread once a handler is set (see the module docstring).
+    auto_start: start on a background thread once a handler is set (see the module docstring).
     """
 
     def __init__(self, client: Any, queue_name: str, *, concurrency: int = 5, lease_duration: int = 30,
@@ -92,15 +93,11 @@ class SpooledWorker:
         self._runner: threading.Thread | None = None
         self._worker_heartbeat_every = 10.0
         self._start_lock = threading.RLock()  # re-entrant: a signal handler may call stop()
-        # Set when a handler arrives (or stop() cancels a pending auto start): what the
-        # auto-start thread waits for, since @worker.process runs after construction.
-        self._handler_set = threading.Event()
+        # auto_start: the worker starts when @worker.process sets the handler (it runs after
+        # construction), on a non-daemon thread, so a script that returns from main keeps
+        # running its worker as the reference SDK's does; stop() before that cancels it.
         self._auto_start_cancelled = False
         self._auto_starter: threading.Thread | None = None
-        if self.options.auto_start:
-            self._auto_starter = threading.Thread(target=self._auto_start, name="spooled-worker-autostart",
-                                                  daemon=True)
-            self._auto_starter.start()
 
     # -- public surface --
     @property
@@ -128,7 +125,10 @@ class SpooledWorker:
         if inspect.iscoroutinefunction(handler):
             raise TypeError("async handlers need AsyncSpooledWorker")
         self._handler = handler
-        self._handler_set.set()
+        with self._start_lock:
+            if self.options.auto_start and not self._auto_start_cancelled and self._auto_starter is None:
+                self._auto_starter = threading.Thread(target=self._auto_start, name="spooled-worker-autostart")
+                self._auto_starter.start()
         return handler
 
     def on(self, event: str, handler: Callable[[Any], Any] | None = None) -> Any:
@@ -148,8 +148,8 @@ class SpooledWorker:
 
     def _start(self, auto: bool) -> None:
         with self._start_lock:  # the auto-start thread and the caller may race here
-            if auto and self._auto_start_cancelled:
-                return
+            if auto and (self._auto_start_cancelled or self._state != "idle"):
+                return  # stopped before it began, or start() was called by hand first
             if self._state != "idle":
                 raise RuntimeError(f"start() needs an idle worker (state is {self._state})")
             if self._handler is None:
@@ -188,7 +188,6 @@ class SpooledWorker:
         with self._start_lock:
             if self._state == "idle":
                 self._auto_start_cancelled = True  # a pending auto start must not run after stop()
-                self._handler_set.set()
                 return
         self._stop_requested.set()
         self._wake.set()
@@ -199,7 +198,6 @@ class SpooledWorker:
             self._stopped.wait(limit)
 
     def _auto_start(self) -> None:
-        self._handler_set.wait()
         try:
             self._start(auto=True)
         except Exception as exc:
