@@ -107,9 +107,7 @@ async def work(client: httpx.AsyncClient, seen: Observed, name: str, stop: async
 async def outage(pg: EmbeddedPostgres, anon: httpx.AsyncClient, mode: str) -> bool:
     """Stops PostgreSQL (`fast` or `immediate`), checks /health/ready says not ready, starts it
     again. Returns whether not-ready was observed."""
-    await asyncio.to_thread(pg._cmd, "pg_ctl", "-D", str(pg.pgdata), "-m", mode, "-w", "-t", "60", "stop",
-                            check=False)
-    pg._started_here = False
+    await asyncio.to_thread(pg.stop, mode)
     not_ready = False
     try:
         for _ in range(3):
@@ -137,10 +135,12 @@ async def idle_claim_wakes(api: httpx.AsyncClient, anon: httpx.AsyncClient) -> f
         "queue_name": "r6-idle", "worker_id": "idle", "wait_ms": 8000}))
     await wait_until(lambda: _more(anon, before), timeout=10, interval=0.02)
     enqueued = time.monotonic()
-    job_id = (await api.post("/jobs", json={"queue_name": "r6-idle", "payload": {}})).json()["id"]
+    created = await api.post("/jobs", json={"queue_name": "r6-idle", "payload": {}})
+    assert created.status_code == 201, f"enqueue after recovery: {created.status_code} {created.text}"
     claimed = await waiter
     took = time.monotonic() - enqueued
-    assert [j["id"] for j in claimed.json()["jobs"]] == [job_id]
+    assert claimed.status_code == 200, f"claim after recovery: {claimed.status_code} {claimed.text}"
+    assert [j["id"] for j in claimed.json()["jobs"]] == [created.json()["id"]]
     return took
 
 
@@ -174,7 +174,7 @@ async def test_r6_postgres_restarts_and_a_crash_lose_nothing(tmp_path: Path):
             load += [asyncio.create_task(work(api, seen, f"w{i}", stop)) for i in range(WORKERS)]
             not_ready = []
             for mode in ("fast", "fast", "immediate"):
-                await asyncio.sleep(4)
+                await asyncio.sleep(4)  # pacing: load runs between the outages (not a synchronisation)
                 not_ready.append(await outage(pg, anon, mode))
             recovered = time.monotonic()
 
@@ -185,7 +185,7 @@ async def test_r6_postgres_restarts_and_a_crash_lose_nothing(tmp_path: Path):
             await wait_until(lambda: gauge(anon, "spooled_wake_listener_connected", 1), timeout=10, interval=0.05)
             woke_after.append(await idle_claim_wakes(api, anon))
 
-            await asyncio.sleep(2)  # some load after the last recovery too
+            await asyncio.sleep(2)  # pacing: some load after the last recovery too
             stop.set()
             await asyncio.wait_for(asyncio.gather(*load), 30)
 

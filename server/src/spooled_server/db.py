@@ -11,14 +11,23 @@ import orjson
 
 log = logging.getLogger("spooled.db")
 
-# Errors meaning "the database is unreachable right now" (REST answers 503, gRPC UNAVAILABLE).
-# OperatorInterventionError is SQLSTATE class 57: the server shutting down or crashing under a
-# session (AdminShutdown, CrashShutdown), starting up (CannotConnectNow) or cancelling a
-# statement. InternalClientError is asyncpg's view of such a session in the moment between the
-# server's FATAL message and the socket closing (the pool then replaces the connection).
-DATABASE_UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+# Errors meaning "the database is unreachable right now" (REST answers 503, gRPC UNAVAILABLE):
+# no connection, the server shutting down or crashing under a session (SQLSTATE 57P01/57P02),
+# or still starting (57P03). InternalClientError is asyncpg's view of such a session in the
+# moment between the server's FATAL message and the socket closing (the pool then replaces
+# the connection). A cancelled statement (57014) is not here: a query that always times out
+# is a bug to see as a 500, not an outage.
+DATABASE_UNAVAILABLE = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError,
+                        asyncpg.exceptions.CrashShutdownError, asyncpg.exceptions.CannotConnectNowError,
                         asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InterfaceError,
-                        asyncpg.exceptions.InternalClientError, ConnectionError, OSError, asyncio.TimeoutError)
+                        asyncpg.exceptions.InternalClientError, OSError, asyncio.TimeoutError)
+
+
+def database_unavailable(err: BaseException) -> bool:
+    """Whether `err` means the database cannot be reached now. asyncpg's DataError (a query
+    argument it could not encode) is an InterfaceError too, but it is our bug, not an outage."""
+    return isinstance(err, DATABASE_UNAVAILABLE) and not isinstance(err, asyncpg.exceptions.DataError)
+
 
 # One advisory lock key serialises migrations across replicas starting together.
 _MIGRATION_LOCK = 0x5370_6F6F_6C65_64

@@ -171,9 +171,10 @@ class EmbeddedPostgres:
             subprocess.run([str(self.bin / "psql"), env_url, "-c", f"CREATE DATABASE {DATABASE_NAME}"],
                            check=True, capture_output=True, text=True)
 
-    def stop(self) -> None:
-        """Fast shutdown: active sessions are disconnected, data is flushed."""
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: active sessions are disconnected, data is flushed. `immediate`: a crash, for
+        tests (the next start recovers from the WAL)."""
         if not self._started_here:
             return
-        self._cmd("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", "stop", check=False)
+        self._cmd("pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", "stop", check=False)
         self._started_here = False

@@ -22,9 +22,11 @@ async def wait_ended(request: Request) -> AsyncIterator[asyncio.Event]:
     ended = asyncio.Event()
 
     async def client_left() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        ended.set()
+        try:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+        finally:
+            ended.set()  # a receive that fails ends the wait too, rather than leave it to run out
 
     async def server_stopping(stopping: asyncio.Event) -> None:
         await stopping.wait()
@@ -39,3 +41,4 @@ async def wait_ended(request: Request) -> AsyncIterator[asyncio.Event]:
     finally:
         for watcher in watchers:
             watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)

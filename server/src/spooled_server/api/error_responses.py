@@ -7,15 +7,11 @@ import logging
 
 from starlette.responses import Response
 
-from ..db import DATABASE_UNAVAILABLE
+from ..db import database_unavailable
 from ..errors import DomainError, InternalError, ServiceUnavailable, envelope, http_status
 from .responses import json
 
 log = logging.getLogger("spooled.api")
-
-# Errors meaning "the database is unreachable right now": 503 with Retry-After, never 500.
-UNAVAILABLE = DATABASE_UNAVAILABLE
-
 
 def render_error(error: DomainError) -> Response:
     headers = dict(error.headers)
@@ -25,7 +21,7 @@ def render_error(error: DomainError) -> Response:
 
 
 def render_unexpected(err: Exception) -> Response:
-    if isinstance(err, UNAVAILABLE):
+    if database_unavailable(err):  # 503 with Retry-After, never 500
         log.warning("database unavailable: %s", err)
         return render_error(ServiceUnavailable("The database is unavailable; retry shortly"))
     log.exception("unhandled error", exc_info=err)

@@ -90,7 +90,7 @@ async def ingest_github(org_id: str, request: Request):
     if payload is None:
         raise ValidationFailed("Validation failed", [
             {"field": "body", "message": "GitHub payload must not be null", "code": "value_error"}])
-    if contains_nul(payload):
+    if b"\\u0000" in raw and contains_nul(payload):
         raise ValidationFailed("Validation failed", [
             {"field": "body", "message": "strings must not contain NUL (\\u0000) characters",
              "code": "nul_character"}])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Callable
 
 import asyncpg
@@ -22,6 +23,8 @@ PROBE_EVERY = 5.0
 # on the 5 s fallback re-check for that long after the database is back.
 RECONNECT_DELAY = 0.25
 MAX_RECONNECT_DELAY = 0.5
+# A host that drops packets instead of refusing must not hold a reconnect for asyncpg's 60 s.
+CONNECT_TIMEOUT = 2 * PROBE_EVERY
 
 
 class PgListener:
@@ -58,14 +61,17 @@ class PgListener:
 
     async def _run(self) -> None:
         delay = self.reconnect_delay
+        failures = 0
         while True:
             try:
-                self._conn = await asyncpg.connect(self.dsn)
+                self._conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT)
                 lost = asyncio.Event()
                 self._conn.add_termination_listener(lambda _c: lost.set())
                 await self._conn.add_listener(self.channel, self._deliver)
                 self.connected.set()
-                delay = self.reconnect_delay
+                if failures:
+                    log.info("%s reconnected after %d failed attempts", self.name, failures)
+                delay, failures = self.reconnect_delay, 0
                 if self.on_connect is not None:
                     self.on_connect()
                 while not lost.is_set():
@@ -76,9 +82,13 @@ class PgListener:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # connection refused, lost, probe timed out
-                log.warning("%s lost its connection (%s); reconnecting", self.name, err)
+                # One warning per outage; the attempts during it (two a second) log at debug.
+                (log.warning if failures == 0 else log.debug)("%s lost its connection (%s); reconnecting",
+                                                              self.name, err)
+                failures += 1
             self.connected.clear()
             if self._conn is not None and not self._conn.is_closed():
                 self._conn.terminate()
-            await asyncio.sleep(delay)
+            # Jitter, so the listeners of many processes do not all knock at once.
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, MAX_RECONNECT_DELAY)

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn
 
 import grpc
 
-from ..db import DATABASE_UNAVAILABLE as UNAVAILABLE
+from ..db import database_unavailable
 from ..errors import DomainError, InternalError, ServiceUnavailable, grpc_status_name
 from .decoding import Undecodable
 
@@ -26,7 +26,7 @@ def domain_error(exc: Exception) -> DomainError:
     """The domain error a failure is reported as; unexpected ones are logged, never echoed."""
     if isinstance(exc, DomainError):
         return exc
-    if isinstance(exc, UNAVAILABLE):  # the database is unreachable: retryable, as REST's 503
+    if database_unavailable(exc):  # retryable, as REST's 503
         log.warning("database unavailable: %s", exc)
         return ServiceUnavailable("The database is unavailable; retry shortly")
     log.error("unhandled error in a gRPC call", exc_info=exc)

@@ -40,7 +40,7 @@ async def enqueue(core: Core, org_id: str, provider: str, job: jobs.NewJob,
     """Creates (or, by idempotency key, finds) the job; a created job's audit row commits with it."""
 
     async def audit(conn, inserted: set[str]) -> None:
-        if inserted:
+        if job.id in inserted:
             await conn.execute(
                 """INSERT INTO webhook_deliveries_in (organization_id, provider, event_type, job_id)
                    VALUES ($1, $2, $3, $4)""", org_id, provider, event_type, job.id)

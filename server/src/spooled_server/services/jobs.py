@@ -243,10 +243,13 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
 
     `give_up` is set when the caller disconnects or the server stops: a waiting claim then
     answers empty, and jobs it leased after that go straight back (no attempt counted) rather
-    than wait out a lease held by a worker that may no longer exist."""
+    than wait out a lease held by a worker that may no longer exist. A disconnect after that
+    check still loses the answer; those jobs come back when their lease expires."""
     deadline = time.monotonic() + min(wait_ms, core.settings.spooled_max_claim_wait_ms) / 1000
     event = core.wake.register(org_id, queue_name) if wait_ms > 0 else None
-    relay = asyncio.ensure_future(_wake_when(give_up, event)) if give_up is not None and event is not None else None
+    relay = None
+    if give_up is not None and event is not None:
+        relay = asyncio.ensure_future(_wake_when(give_up, event))
     try:
         while True:
             if give_up is not None and give_up.is_set():

@@ -179,8 +179,9 @@ async def claim(conn: asyncpg.Connection, org_id: str, queue_name: str, worker_i
 
 
 async def release_claims(conn: asyncpg.Connection, org_id: str, leases: list[str]) -> None:
-    """Hands just-claimed jobs straight back (the answer would have been too large to send):
-    pending again, no attempt counted, and the queues' waiting claimers woken."""
+    """Hands just-claimed jobs straight back (the answer would have been too large to send, or
+    its caller is gone): pending again, no attempt counted, and the queues' waiting claimers
+    woken."""
     await conn.execute(
         f"""WITH rel AS (
                 UPDATE jobs SET status = 'pending', lease_id = NULL, lease_expires_at = NULL,
@@ -477,18 +478,22 @@ async def release_worker_jobs(conn: asyncpg.Connection, org_id: str, worker_id: 
 
 
 async def activate_due(conn: asyncpg.Connection, since: datetime | None, batch: int,
-                       now: datetime | None = None) -> tuple[datetime, list[asyncpg.Record], int]:
-    """Marks up to `batch` due scheduled jobs pending (rows another activator holds are
-    skipped, not waited for) and wakes the queues they are in, and the queues of pending jobs
-    whose delay ended since `since`. Returns the due time used, the woken queues and how many
-    jobs it activated (a full batch means more may be due)."""
+                       now: datetime | None = None, after: datetime | None = None,
+                       ) -> tuple[datetime, list[asyncpg.Record], int, datetime | None]:
+    """Marks up to `batch` due scheduled jobs pending, oldest due first from `after` on (rows
+    another activator holds are skipped, not waited for), and wakes the queues they are in and
+    the queues of pending jobs whose delay ended since `since`. Returns the due time used, the
+    woken queues, how many jobs it activated (a full batch means more may be due) and the
+    latest due time among them (the next batch's `after`: the index scan then starts past the
+    jobs this tick already activated instead of walking them again)."""
     now = now or await conn.fetchval("SELECT now()")
     rows = await conn.fetch(
         f"""WITH act AS (
                 UPDATE jobs SET status = 'pending', updated_at = now()
                 WHERE id IN (SELECT id FROM jobs WHERE status = 'scheduled' AND scheduled_at <= $1
+                               AND ($4::timestamptz IS NULL OR scheduled_at >= $4)
                              ORDER BY scheduled_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING organization_id, queue_name
+                RETURNING organization_id, queue_name, scheduled_at
             ), due AS (
                 SELECT organization_id, queue_name FROM act
                 UNION
@@ -497,6 +502,8 @@ async def activate_due(conn: asyncpg.Connection, since: datetime | None, batch: 
                   AND scheduled_at <= $1 AND ($2::timestamptz IS NULL OR scheduled_at > $2)
             )
             SELECT organization_id, queue_name, pg_notify('{WAKE_CHANNEL}', organization_id || '/' || queue_name),
-                   (SELECT count(*) FROM act) AS activated
-            FROM due""", now, since, batch)
-    return now, rows, (rows[0]["activated"] if rows else 0)
+                   (SELECT count(*) FROM act) AS activated, (SELECT max(scheduled_at) FROM act) AS last_due
+            FROM due""", now, since, batch, after)
+    if not rows:
+        return now, rows, 0, None
+    return now, rows, rows[0]["activated"], rows[0]["last_due"]
