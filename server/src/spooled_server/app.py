@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import db
+from . import db, failpoints
 from .api import (admin, api_keys, auth, billing, dashboard, dependencies, dlq, events, health, ingest, jobs,
                   metrics, organizations, outgoing_webhooks, queues, schedules, workers, workflows, ws)
 from .api.middleware import RequestContext
@@ -59,6 +59,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    failpoints.configure(settings.spooled_failpoints)
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (use `spooled-server serve` for embedded PostgreSQL)")
 

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Name of the organization `serve` creates on first start; its key is printed once.
     spooled_bootstrap_org_slug: str = "default-org"
     log_level: str = "info"
+    # TEST ONLY: failpoints that kill the process right after a commit, before the response
+    # (comma list, e.g. "complete.after_commit,enqueue.after_commit,claim.after_commit"; each
+    # fires once per process). Empty in production; see failpoints.py.
+    spooled_failpoints: str = ""
 
     @model_validator(mode="after")
     def _lease_exceeds_heartbeat(self) -> "Settings":

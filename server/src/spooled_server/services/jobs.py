@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 
+from .. import failpoints
 from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, ValidationFailed
 from ..metrics import REGISTRY
 from ..store import dependencies as dep_store
@@ -147,6 +148,7 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob], *,
         else:
             async with core.pool.acquire() as conn:
                 inserted = await store.insert_many(conn, org_id, rows, *defaults)
+    failpoints.hit("enqueue.after_commit")
     missing = [j.idempotency_key for j in unique if j.id not in inserted and j.idempotency_key]
     existing: dict[str, str] = {}
     if missing:
@@ -265,6 +267,8 @@ async def claim(core: Core, org_id: str, queue_name: str, worker_id: str, limit:
                     return []
                 if len(rows) > 1:
                     rows = await _cap_response(conn, org_id, rows, payload_cap)
+            if rows:
+                failpoints.hit("claim.after_commit")
             remaining = deadline - time.monotonic()
             if rows or event is None or remaining <= 0:
                 return [dict(r) for r in rows]
@@ -331,6 +335,7 @@ async def complete(core: Core, org_id: str, job_id: str, *, worker_id: str | Non
                    lease_id: str | None, result: Any) -> None:
     row = await core.writes.completes.submit({"org_id": org_id, "job_id": job_id, "lease_id": lease_id,
                                               "worker_id": worker_id, "result": result})
+    failpoints.hit("complete.after_commit")
     if _check_outcome(row, job_id, lease_id, ("completed",)):
         _count_completion(row)
 
