@@ -18,6 +18,8 @@ from spooled.worker import WorkerOptions
 from spooled.worker._grpc import GrpcTransport
 from spooled.worker.transport import check_transport
 
+from .call_log import CallLog
+
 DEADLINE = 10.0
 _CANCELLED = object()
 
@@ -48,25 +50,16 @@ class FakeStream:
         self.items.put(_CANCELLED)
 
 
-class FakeGrpc:
+class FakeGrpc(CallLog):
     def __init__(self, renew_ok: bool = True):
+        super().__init__()
         self.streams: list[FakeStream] = []
         self.opened = threading.Semaphore(0)
         self.renew_ok = renew_ok
-        self.calls: list[tuple[str, Any]] = []
-        self.lock = threading.Lock()
         self.queue = SimpleNamespace(stream_jobs=self._stream_jobs, complete=self._complete, fail=self._fail,
                                      renew_lease=self._renew)
         self.workers = SimpleNamespace(register=self._register, heartbeat=self._heartbeat,
                                        deregister=self._deregister)
-
-    def record(self, name: str, data: Any) -> None:
-        with self.lock:
-            self.calls.append((name, data))
-
-    def sent(self, name: str) -> list[Any]:
-        with self.lock:
-            return [d for c, d in self.calls if c == name]
 
     def _stream_jobs(self, queue_name, worker_id, *, lease_duration_secs):
         self.record("stream", (queue_name, worker_id, lease_duration_secs))

@@ -17,6 +17,8 @@ import pytest
 from spooled import LeaseExpiredError, SpooledWorker
 from spooled.worker import AsyncSpooledWorker
 
+from .call_log import CallLog
+
 DEADLINE = 10.0
 
 
@@ -26,26 +28,17 @@ def claimed(job_id: str, **kw: Any) -> SimpleNamespace:
                            lease_id=f"lease-{job_id}")
 
 
-class FakeClient:
+class FakeClient(CallLog):
     """Hands out the queued jobs once, then nothing; heartbeats may be made to fail."""
 
     def __init__(self, jobs: list[SimpleNamespace], heartbeat_error: Exception | None = None):
+        super().__init__()
         self.queue = list(jobs)
         self.heartbeat_error = heartbeat_error
-        self.calls: list[tuple[str, Any]] = []
-        self.lock = threading.Lock()
         self.jobs = SimpleNamespace(claim=self._claim, complete=self._complete, fail=self._fail,
                                     heartbeat=self._heartbeat)
         self.workers = SimpleNamespace(register=self._register, heartbeat=self._liveness,
                                        deregister=self._deregister)
-
-    def record(self, name: str, data: Any) -> None:
-        with self.lock:
-            self.calls.append((name, data))
-
-    def sent(self, name: str) -> list[Any]:
-        with self.lock:
-            return [data for call, data in self.calls if call == name]
 
     def _register(self, params):
         self.record("register", params)
