@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from spooled import SpooledClient
+from spooled import SpooledClient, SpooledWorker
 from spooled.grpc import SpooledGrpcClient
 
 # The live server comes from the repository's server package (installed by scripts/bootstrap).
@@ -80,3 +81,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "
             return
         time.sleep(0.05)
     raise AssertionError(f"{what} not met within {timeout}s")
+
+
+def start_in_thread(worker: SpooledWorker) -> threading.Thread:
+    """Runs the blocking worker.start() on a daemon thread and returns the thread."""
+    thread = threading.Thread(target=worker.start, daemon=True)
+    thread.start()
+    return thread

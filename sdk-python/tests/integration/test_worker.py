@@ -16,16 +16,10 @@ from spooled import AsyncSpooledClient, SpooledClient, SpooledWorker
 from spooled.worker import AsyncSpooledWorker
 
 from .async_worker_run import complete_jobs
-from .conftest import wait_for
+from .conftest import start_in_thread, wait_for
 from .server_fixture import Org
 
 DEADLINE = 20.0
-
-
-def start_in_thread(worker: SpooledWorker) -> threading.Thread:
-    thread = threading.Thread(target=worker.start, daemon=True)
-    thread.start()
-    return thread
 
 
 def quick_worker(client: SpooledClient, queue: str, **kw: Any) -> SpooledWorker:

@@ -12,7 +12,7 @@ from spooled.grpc import AsyncSpooledGrpcClient, SpooledGrpcClient
 from spooled.worker import AsyncSpooledWorker
 
 from .async_worker_run import complete_jobs
-from .conftest import wait_for
+from .conftest import start_in_thread, wait_for
 from .server_fixture import LiveServer, Org
 
 DEADLINE = 20.0
@@ -22,12 +22,6 @@ def grpc_worker(grpc_client: SpooledGrpcClient, queue: str, **kw: Any) -> Spoole
     options: dict[str, Any] = dict(concurrency=4, handle_signals=False, poll_interval=0.1, transport="grpc")
     options.update(kw)
     return SpooledWorker(grpc_client, queue, **options)
-
-
-def start_in_thread(worker: SpooledWorker) -> threading.Thread:
-    thread = threading.Thread(target=worker.start, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_grpc_worker_runs_each_job_exactly_once_within_its_concurrency(
