@@ -13,22 +13,20 @@ raises CannotSend instead of being dropped silently.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from operations import CannotSend
 from spooled.grpc import AsyncSpooledGrpcClient
+from spooled.utils import to_snake_case
 
 GrpcHandler = Callable[[AsyncSpooledGrpcClient, dict[str, Any]], Awaitable[Any]]
-
-_CAMEL = re.compile(r"(?<!^)([A-Z])")
 
 
 def snake_args(args: dict[str, Any]) -> dict[str, Any]:
     """Top-level argument names in snake_case (protobuf JSON also spells them lowerCamelCase).
     Values (payload, result, tags, metadata) are left exactly as given."""
-    return {_CAMEL.sub(r"_\1", key).lower(): value for key, value in args.items()}
+    return {to_snake_case(key): value for key, value in args.items()}
 
 
 def _take(op: str, args: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str, Any]:
