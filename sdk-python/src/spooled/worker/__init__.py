@@ -10,7 +10,7 @@ from .worker import JobHandler, SpooledWorker
 
 __all__ = [
     "SpooledWorker", "AsyncSpooledWorker", "JobContext", "AsyncJobContext", "JobHandler", "AsyncJobHandler",
-    "WorkerOptions", "SpooledWorkerOptions", "WorkerState", "WorkerEvent", "WORKER_EVENTS", "StartedEventData", "StoppedEventData", "ErrorEventData",
-    "JobClaimedEventData", "JobStartedEventData", "JobCompletedEventData", "JobFailedEventData",
-    "JobLeaseLostEventData",
+    "WorkerOptions", "SpooledWorkerOptions", "WorkerState", "WorkerEvent", "WORKER_EVENTS", "StartedEventData",
+    "StoppedEventData", "ErrorEventData", "JobClaimedEventData", "JobStartedEventData", "JobCompletedEventData",
+    "JobFailedEventData", "JobLeaseLostEventData",
 ]
