@@ -7,6 +7,9 @@ from typing import Any, Sequence
 
 import grpc
 
+from ..generated import spooled_pb2_grpc as pb_grpc
+from . import _calls
+
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 DEFAULT_TLS_PORT = 443
 DEFAULT_PLAINTEXT_PORT = 50051
@@ -78,6 +81,43 @@ class ChannelConfig:
         if self.use_tls:
             return grpc.aio.secure_channel(self.target, self.credentials(), options=list(self.options))
         return grpc.aio.insecure_channel(self.target, options=list(self.options))
+
+
+class ClientCore:
+    """What SpooledGrpcClient and AsyncSpooledGrpcClient share: the validated config, the
+    deadlines, and both service stubs on one channel. Only waiting (blocking or await) differs."""
+
+    def __init__(self, config: ChannelConfig, channel: Any, timeout: float, stream_timeout: float | None):
+        self._config = config
+        self.timeout = timeout
+        self.stream_timeout = stream_timeout
+        self._channel = channel
+        self._queue_stub = pb_grpc.QueueServiceStub(channel)
+        self._worker_stub = pb_grpc.WorkerServiceStub(channel)
+        self._closed = False
+
+    @property
+    def address(self) -> str:
+        """The target the channel connects to ("host:port")."""
+        return self._config.target
+
+    @property
+    def use_tls(self) -> bool:
+        return self._config.use_tls
+
+    @property
+    def config(self) -> ChannelConfig:
+        """The validated channel settings (the async worker builds its own channel from them)."""
+        return self._config
+
+    def _invoke(self, call: _calls.Call) -> Any:
+        """Starts a unary call with the key and the unary deadline (its answer, or an awaitable)."""
+        stub = self._queue_stub if call.service == "queue" else self._worker_stub
+        return getattr(stub, call.method)(call.request, metadata=self._config.metadata, timeout=self.timeout)
+
+    def _open_stream_jobs(self, queue_name: str, worker_id: str, lease_duration_secs: int) -> Any:
+        return self._queue_stub.StreamJobs(_calls.stream_jobs_request(queue_name, worker_id, lease_duration_secs),
+                                           metadata=self._config.metadata, timeout=self.stream_timeout)
 
 
 def state_name(state: Any) -> str:

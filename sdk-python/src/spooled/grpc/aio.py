@@ -15,9 +15,8 @@ import grpc
 
 from .._version import __version__
 from ..generated import spooled_pb2 as pb
-from ..generated import spooled_pb2_grpc as pb_grpc
 from . import _calls
-from ._channel import ChannelConfig, state_name
+from ._channel import ChannelConfig, ClientCore, state_name
 from ._status import error_from_rpc
 from .client import _notify, _StreamState, _to_proto
 from .models import (GrpcCompleteBatchResponse, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
@@ -154,10 +153,8 @@ class AsyncGrpcQueueService:
     def stream_jobs(self, queue_name: str, worker_id: str, *, lease_duration_secs: int = 30,
                     options: StreamOptions | None = None) -> AsyncJobStream:
         """StreamJobs (not a coroutine: the call opens at once; iterate the result)."""
-        client = self._client
-        call = client._queue_stub.StreamJobs(_calls.stream_jobs_request(queue_name, worker_id, lease_duration_secs),
-                                             metadata=client._config.metadata, timeout=client.stream_timeout)
-        return AsyncJobStream(call, options, client.stream_timeout)
+        call = self._client._open_stream_jobs(queue_name, worker_id, lease_duration_secs)
+        return AsyncJobStream(call, options, self._client.stream_timeout)
 
     def process_jobs(self, options: StreamOptions | None = None) -> AsyncProcessJobsStream:
         """ProcessJobs (not a coroutine: the call opens at once)."""
@@ -191,21 +188,16 @@ class AsyncGrpcWorkersService:
         return await self._client._unary(_calls.deregister(worker_id))
 
 
-class AsyncSpooledGrpcClient:
+class AsyncSpooledGrpcClient(ClientCore):
     """The asyncio gRPC client; arguments as SpooledGrpcClient."""
 
     def __init__(self, address: str, api_key: str, *, use_tls: bool | None = None,
                  root_certificates: bytes | None = None, options: Sequence[tuple[str, Any]] | None = None,
                  timeout: float = 30.0, stream_timeout: float | None = None):
-        self._config = ChannelConfig.build(address, api_key, use_tls, root_certificates, options)
-        self.timeout = timeout
-        self.stream_timeout = stream_timeout
-        self._channel = self._config.aio_channel()
-        self._queue_stub = pb_grpc.QueueServiceStub(self._channel)
-        self._worker_stub = pb_grpc.WorkerServiceStub(self._channel)
+        config = ChannelConfig.build(address, api_key, use_tls, root_certificates, options)
+        super().__init__(config, config.aio_channel(), timeout, stream_timeout)
         self.queue = AsyncGrpcQueueService(self)
         self.workers = AsyncGrpcWorkersService(self)
-        self._closed = False
 
     @classmethod
     def from_config(cls, config: ChannelConfig, *, timeout: float = 30.0,
@@ -214,23 +206,9 @@ class AsyncSpooledGrpcClient:
         return cls(config.target, config.api_key, use_tls=config.use_tls, root_certificates=config.root_certificates,
                    options=config.options, timeout=timeout, stream_timeout=stream_timeout)
 
-    @property
-    def address(self) -> str:
-        return self._config.target
-
-    @property
-    def use_tls(self) -> bool:
-        return self._config.use_tls
-
-    @property
-    def config(self) -> ChannelConfig:
-        return self._config
-
     async def _unary(self, call: _calls.Call) -> Any:
-        stub = self._queue_stub if call.service == "queue" else self._worker_stub
         try:
-            answer = await getattr(stub, call.method)(call.request, metadata=self._config.metadata,
-                                                      timeout=self.timeout)
+            answer = await self._invoke(call)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, timeout=self.timeout) from exc
         return call.convert(answer)

@@ -24,7 +24,7 @@ from .._version import __version__
 from ..generated import spooled_pb2 as pb
 from ..generated import spooled_pb2_grpc as pb_grpc
 from . import _calls
-from ._channel import ChannelConfig, state_name
+from ._channel import ChannelConfig, ClientCore, state_name
 from ._status import error_from_rpc
 from .models import (GrpcCompleteBatchResponse, GrpcCompleteResponse, GrpcDequeueResponse, GrpcDeregisterResponse, GrpcEnqueueResponse,
                      GrpcFailResponse, GrpcGetJobResponse, GrpcHeartbeatResponse, GrpcJob, GrpcQueueStats,
@@ -217,10 +217,8 @@ class GrpcQueueService:
                     options: StreamOptions | None = None) -> JobStream:
         """StreamJobs: jobs leased to `worker_id` as they become ready. The server keeps at most
         the worker's registered max_concurrency (5 if unregistered) unsettled at once."""
-        client = self._client
-        call = client._queue_stub.StreamJobs(_calls.stream_jobs_request(queue_name, worker_id, lease_duration_secs),
-                                             metadata=client._config.metadata, timeout=client.stream_timeout)
-        return JobStream(call, options, client.stream_timeout)
+        call = self._client._open_stream_jobs(queue_name, worker_id, lease_duration_secs)
+        return JobStream(call, options, self._client.stream_timeout)
 
     def process_jobs(self, options: StreamOptions | None = None) -> ProcessJobsStream:
         """ProcessJobs: one bidirectional stream for dequeue, complete, fail and renew_lease."""
@@ -252,7 +250,7 @@ class GrpcWorkersService:
         return self._client._unary(_calls.deregister(worker_id))
 
 
-class SpooledGrpcClient:
+class SpooledGrpcClient(ClientCore):
     """Blocking client of the spooled.v1 gRPC API.
 
     address: "host:port" (port defaults to 443 with TLS, 50051 without). use_tls: None means TLS
@@ -264,34 +262,14 @@ class SpooledGrpcClient:
     def __init__(self, address: str, api_key: str, *, use_tls: bool | None = None,
                  root_certificates: bytes | None = None, options: Sequence[tuple[str, Any]] | None = None,
                  timeout: float = 30.0, stream_timeout: float | None = None):
-        self._config = ChannelConfig.build(address, api_key, use_tls, root_certificates, options)
-        self.timeout = timeout
-        self.stream_timeout = stream_timeout
-        self._channel = self._config.sync_channel()
-        self._queue_stub = pb_grpc.QueueServiceStub(self._channel)
-        self._worker_stub = pb_grpc.WorkerServiceStub(self._channel)
+        config = ChannelConfig.build(address, api_key, use_tls, root_certificates, options)
+        super().__init__(config, config.sync_channel(), timeout, stream_timeout)
         self.queue = GrpcQueueService(self)
         self.workers = GrpcWorkersService(self)
-        self._closed = False
-
-    @property
-    def address(self) -> str:
-        """The target the channel connects to ("host:port")."""
-        return self._config.target
-
-    @property
-    def use_tls(self) -> bool:
-        return self._config.use_tls
-
-    @property
-    def config(self) -> ChannelConfig:
-        """The validated channel settings (the async worker builds its own channel from them)."""
-        return self._config
 
     def _unary(self, call: _calls.Call) -> Any:
-        stub = self._queue_stub if call.service == "queue" else self._worker_stub
         try:
-            answer = getattr(stub, call.method)(call.request, metadata=self._config.metadata, timeout=self.timeout)
+            answer = self._invoke(call)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, timeout=self.timeout) from exc
         return call.convert(answer)
