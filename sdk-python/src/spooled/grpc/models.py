@@ -209,6 +209,10 @@ class GrpcErrorResponse(_Wire):
     code: str
     message: str
 
+    @classmethod
+    def from_proto(cls, m: pb.ErrorResponse) -> "GrpcErrorResponse":
+        return cls(code=m.code, message=m.message)
+
     def to_exception(self) -> Exception:
         """The SpooledError the same failure raises on a unary call."""
         from ._status import error_from_code
@@ -225,7 +229,7 @@ class GrpcCompleteOutcome(_Wire):
 
     @classmethod
     def from_proto(cls, m: pb.CompleteOutcome) -> "GrpcCompleteOutcome":
-        error = GrpcErrorResponse(code=m.error.code, message=m.error.message) if m.HasField("error") else None
+        error = GrpcErrorResponse.from_proto(m.error) if m.HasField("error") else None
         return cls(job_id=m.job_id, success=m.success, error=error)
 
 
@@ -268,24 +272,19 @@ class ProcessResponse(_Wire):
     @property
     def kind(self) -> str | None:
         """job, complete, fail, renew_lease, error or complete_batch (None for an empty message)."""
-        for name in ("job", "complete", "fail", "renew_lease", "error", "complete_batch"):
-            if getattr(self, name) is not None:
-                return name
-        return None
+        return next((name for name in _PROCESS_ANSWERS if getattr(self, name) is not None), None)
 
     @classmethod
     def from_proto(cls, m: pb.ProcessResponse) -> "ProcessResponse":
         kind = m.WhichOneof("response")
-        if kind == "job":
-            return cls(job=GrpcJob.from_proto(m.job))
-        if kind == "complete":
-            return cls(complete=GrpcCompleteResponse.from_proto(m.complete))
-        if kind == "fail":
-            return cls(fail=GrpcFailResponse.from_proto(m.fail))
-        if kind == "renew_lease":
-            return cls(renew_lease=GrpcRenewLeaseResponse.from_proto(m.renew_lease))
-        if kind == "error":
-            return cls(error=GrpcErrorResponse(code=m.error.code, message=m.error.message))
-        if kind == "complete_batch":
-            return cls(complete_batch=GrpcCompleteBatchResponse.from_proto(m.complete_batch))
-        return cls()
+        if kind not in _PROCESS_ANSWERS:
+            return cls()
+        return cls(**{kind: _PROCESS_ANSWERS[kind](getattr(m, kind))})
+
+
+# ProcessResponse oneof field -> the model of that answer.
+_PROCESS_ANSWERS: dict[str, Callable[[Any], Any]] = {
+    "job": GrpcJob.from_proto, "complete": GrpcCompleteResponse.from_proto, "fail": GrpcFailResponse.from_proto,
+    "renew_lease": GrpcRenewLeaseResponse.from_proto, "error": GrpcErrorResponse.from_proto,
+    "complete_batch": GrpcCompleteBatchResponse.from_proto,
+}
