@@ -245,3 +245,12 @@ def test_sync_subscribe_before_connect_only_records_the_filter():
     client.connect()
     client.disconnect()
     assert server.requests[0].url.path == "/api/v1/events/queues/later"
+
+
+def test_sync_connect_with_a_filter_opens_that_route():
+    server = Server(stream(b""))
+    client = SSEClient(BASE, "k", auto_reconnect=False,
+                       http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)))
+    client.connect(spooled.realtime.SubscriptionFilter(job_id="j1"))
+    client.disconnect()
+    assert server.requests[0].url.path == "/api/v1/events/jobs/j1" and client.filter.job_id == "j1"

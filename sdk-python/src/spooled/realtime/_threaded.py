@@ -145,11 +145,12 @@ class SyncRealtimeFacade:
         """Calls `handler(state)` on every state change; usable as a decorator."""
         return self._inner.on_state_change(handler)
 
-    def connect(self) -> None:
-        """Opens the connection (starting the client's thread); raises if the first attempt fails."""
+    def connect(self, filter: Any = None) -> None:  # noqa: A002 - public name
+        """Opens the connection (starting the client's thread), limited to `filter` if given;
+        raises if the first attempt fails."""
         self._ensure_thread()
         try:
-            self._call(self._inner.connect())
+            self._call(self._inner.connect(filter))
         except BaseException:
             self._shutdown(self._release())
             raise

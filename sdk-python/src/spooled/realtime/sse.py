@@ -81,6 +81,12 @@ class AsyncSSEClient(AsyncRealtimeConnection):
         """The stream URL for the current filter."""
         return self.base_url + sse_path(self.filter.queue, self.filter.job_id)
 
+    async def connect(self, filter: SubscriptionFilter | None = None) -> None:  # noqa: A002 - public name
+        """Opens the stream, for `filter` if given (else the current filter)."""
+        if filter is not None:
+            self.filter = filter
+        await super().connect()
+
     async def _open(self) -> None:
         if self._http is None:
             self._http = httpx.AsyncClient()
@@ -143,8 +149,7 @@ class AsyncSSEClient(AsyncRealtimeConnection):
     async def reconnect(self, *, queue: str | None = None, job_id: str | None = None) -> None:
         """Reopens the stream with a new filter (both None: every event of the organization)."""
         await self.disconnect()
-        self.filter = SubscriptionFilter(queue=queue, job_id=job_id)
-        await self.connect()
+        await self.connect(SubscriptionFilter(queue=queue, job_id=job_id))
 
     async def subscribe(self, filter: SubscriptionFilter) -> None:  # noqa: A002 - public name
         """SSE has one filter per stream: replaces it and reopens the stream if it is open."""
@@ -163,15 +168,11 @@ class AsyncSSEClient(AsyncRealtimeConnection):
     async def _refilter(self, new: SubscriptionFilter) -> None:
         if new == self.filter:
             return
-        was_open = self.state != ConnectionState.DISCONNECTED
-        if was_open:
-            await self.disconnect()
-        self.filter = new
-        if was_open:
-            await self.connect()
-
-    async def disconnect(self) -> None:
-        await super().disconnect()
+        if self.state == ConnectionState.DISCONNECTED:
+            self.filter = new
+            return
+        await self.disconnect()
+        await self.connect(new)
 
     async def aclose(self) -> None:
         """Disconnects and releases the HTTP connections it opened."""
@@ -200,8 +201,7 @@ class SSEClient(SyncRealtimeFacade):
     def reconnect(self, *, queue: str | None = None, job_id: str | None = None) -> None:  # type: ignore[override]
         """Reopens the stream with a new filter (both None: every event)."""
         self.disconnect()
-        self._inner.filter = SubscriptionFilter(queue=queue, job_id=job_id)
-        self.connect()
+        self.connect(SubscriptionFilter(queue=queue, job_id=job_id))
 
     def _release(self):  # type: ignore[no-untyped-def]
         # The HTTP client's connections belong to the thread's event loop, which ends here.

@@ -57,7 +57,6 @@ class SpooledRealtime:
         if options.type not in ("websocket", "sse"):
             raise ValueError('type must be "websocket" or "sse"')
         self.options = options
-        self._filter = SubscriptionFilter()
         common: dict[str, Any] = dict(auto_reconnect=options.auto_reconnect,
                                       max_reconnect_attempts=options.max_reconnect_attempts,
                                       reconnect_delay=options.reconnect_delay,
@@ -109,12 +108,7 @@ class SpooledRealtime:
 
     def connect(self, filter: SubscriptionFilter | None = None) -> None:  # noqa: A002 - public name
         """Opens the connection, limited to `filter` (a queue and/or a job) if given."""
-        if isinstance(self._client, SSEClient):
-            if filter is not None:
-                self._client._inner.filter = filter
-            self._client.connect()
-        else:
-            self._client.connect(filter)
+        self._client.connect(filter)
 
     def disconnect(self) -> None:
         """Closes the connection, ends `events()` and stops the background thread."""
@@ -124,9 +118,8 @@ class SpooledRealtime:
 
     def reconnect(self, filter: SubscriptionFilter | None = None) -> None:  # noqa: A002 - public name
         """Closes and reopens the connection (with `filter`, if given; else the current one)."""
-        current = filter or self._client.filter
         self._client.disconnect()
-        self.connect(current)
+        self._client.connect(filter)
 
     def subscribe(self, filter: SubscriptionFilter) -> None:  # noqa: A002 - public name
         """Narrows delivery to `filter` (SSE reopens its stream; a WebSocket sends a command)."""

@@ -152,7 +152,7 @@ class AsyncWebSocketClient(AsyncRealtimeConnection):
         except (OSError, WebSocketException) as exc:
             raise NetworkError(f"opening {self.url} failed: {exc.__class__.__name__}: {exc}") from exc
         if self._paused:
-            await self._ws.send(json.dumps(UnsubscribeCommand().to_dict()))
+            await self.send_command(UnsubscribeCommand())
 
     async def _read(self) -> None:
         ws = self._ws
@@ -263,13 +263,6 @@ class WebSocketClient(SyncRealtimeFacade):
     @property
     def filter(self) -> SubscriptionFilter:
         return self._inner.filter
-
-    def connect(self, filter: SubscriptionFilter | None = None) -> None:  # type: ignore[override]  # noqa: A002
-        """Opens the socket (starting the client's thread), limited to `filter`."""
-        if filter is not None:
-            self._inner.filter = filter
-            self._inner._paused = False
-        super().connect()
 
     async def connect_async(self, filter: SubscriptionFilter | None = None) -> None:  # noqa: A002
         """`connect` for asyncio callers: runs it without blocking the caller's loop."""
