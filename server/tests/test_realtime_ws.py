@@ -68,6 +68,20 @@ async def test_header_and_api_key_auth_and_rejections(org: Org, base_url):
     assert err.value.response.status_code == 400
 
 
+@pytest.mark.parametrize("queue", ["bad%20name", "trailing-newline%0A"])
+async def test_refused_upgrade_answers_with_the_error_envelope(org: Org, base_url, queue):
+    # The same {code, message, details} envelope as every REST 400, not a hand-made body; and a
+    # queue name with a trailing newline is refused (`$` alone would have let it through).
+    with pytest.raises(InvalidStatus) as err:
+        async with websockets.connect(ws_url(base_url, token=org.api_key, queue=queue), ping_interval=None):
+            pass
+    response = err.value.response
+    assert response.status_code == 400
+    body = json.loads(response.body)
+    assert body["code"] == "VALIDATION_ERROR"
+    assert body["details"][0]["field"] == "queue"
+
+
 @pytest.mark.parametrize("spelling", ["subscribe", "Subscribe", "SUBSCRIBE"])
 async def test_commands_are_case_insensitive_and_filter(org: Org, base_url, spelling):
     async with websockets.connect(ws_url(base_url, token=org.api_key), ping_interval=None) as ws:

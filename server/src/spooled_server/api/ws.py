@@ -29,9 +29,8 @@ import re
 from collections import Counter
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.responses import JSONResponse
 
-from ..errors import BadRequest, DomainError
+from ..errors import BadRequest, DomainError, RateLimited, ValidationFailed
 from ..events.hub import EventHub, Subscription
 from ..events.messages import message, parse_event_names
 from .error_responses import render_error
@@ -40,7 +39,7 @@ from .realtime_auth import realtime_caller
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
 SEND_TIMEOUT = 5.0
-QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_.*-]{1,100}$")
+QUEUE_PATTERN = re.compile(r"[A-Za-z0-9_.*-]{1,100}")  # fullmatch: `$` would allow a trailing newline
 _open_per_org: Counter[str] = Counter()
 
 
@@ -48,11 +47,13 @@ def _dump(msg: dict) -> str:
     return json.dumps(msg, separators=(",", ":"))
 
 
-async def _deny(ws: WebSocket, status: int, code: str, text: str, close_code: int) -> None:
+async def _deny(ws: WebSocket, error: DomainError, close_code: int) -> None:
+    """Refuses the upgrade with the error's usual HTTP response (status from the error table,
+    the standard envelope), or with a close code where the server cannot send one."""
     if "websocket.http.response" in ws.scope.get("extensions", {}):
-        await ws.send_denial_response(JSONResponse({"code": code, "message": text}, status))
+        await ws.send_denial_response(render_error(error))
     else:
-        await ws.close(code=close_code, reason=text)
+        await ws.close(code=close_code, reason=error.message)
 
 
 def _filter_view(sub: Subscription) -> dict:
@@ -95,21 +96,18 @@ async def websocket_events(ws: WebSocket) -> None:
     try:
         caller = await realtime_caller(ws)
     except DomainError as err:
-        response = render_error(err)
-        if "websocket.http.response" in ws.scope.get("extensions", {}):
-            await ws.send_denial_response(response)
-        else:
-            await ws.close(code=1008, reason=err.message)
+        await _deny(ws, err, 1008)
         return
     queue = ws.query_params.get("queue")
-    if queue is not None and not QUEUE_PATTERN.match(queue):
-        await _deny(ws, 400, "VALIDATION_ERROR", "Invalid queue name", 1008)
+    if queue is not None and not QUEUE_PATTERN.fullmatch(queue):
+        await _deny(ws, ValidationFailed("Invalid queue name", [
+            {"field": "queue", "message": "1 to 100 letters, digits and - _ . *", "code": "invalid"}]), 1008)
         return
     hub: EventHub = ws.app.state.events
     settings = hub.settings
     ping_every = settings.spooled_ws_ping_secs
     if _open_per_org[caller.org_id] >= settings.spooled_ws_max_per_org:
-        await _deny(ws, 429, "RATE_LIMIT_EXCEEDED", "Too many WebSocket connections", 1013)
+        await _deny(ws, RateLimited("Too many WebSocket connections"), 1013)
         return
 
     _open_per_org[caller.org_id] += 1
