@@ -364,3 +364,13 @@ async def test_opening_realtime_streams_takes_from_the_bucket(limited_server, li
         async with websockets.connect(ws_url):
             pass
     assert refused.value.response.status_code == 429
+
+
+async def test_an_open_sse_stream_reports_its_quota_like_any_response(limited_url: str, pool):
+    # SSE authenticates through the same dependency as every route, so the stream it opens
+    # carries the X-RateLimit-* headers too.
+    _, key = await new_org(pool)
+    async with httpx.AsyncClient(base_url=limited_url, timeout=30) as client:
+        async with client.stream("GET", "/events", params={"token": key}) as stream:
+            assert stream.status_code == 200
+            assert quota_of(stream)[:2] == (10, 9)

@@ -22,8 +22,9 @@ from ..db import DATABASE_UNAVAILABLE
 from ..events.hub import EventHub, Subscription
 from ..events.messages import TERMINAL_STATUSES, message, parse_event_names
 from ..store import realtime as store
+from .deps import core_of
 from .fields import parse_queue_name
-from .realtime_auth import core_of, realtime_caller
+from .realtime_auth import realtime_caller
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

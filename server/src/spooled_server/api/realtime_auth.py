@@ -9,23 +9,15 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from ..services.auth import Caller
-from ..services.core import Core
-
-
-def core_of(conn: HTTPConnection) -> Core:
-    return conn.app.state.core
+from .deps import authenticate
 
 
 async def realtime_caller(conn: HTTPConnection) -> Caller:
-    """Resolves the caller from the Authorization header, else from `?token=`. Opening a stream
-    takes one request from the key's rate limit (429 when none is left); what flows on it after
-    does not."""
+    """Resolves the caller from the Authorization header, else from `?token=` or `X-API-Key`.
+    Opening a stream takes one request from the key's rate limit (429 when none is left); what
+    flows on it after does not."""
     header = conn.headers.get("authorization")
     if not header:
         token = conn.query_params.get("token") or conn.headers.get("x-api-key")
         header = f"Bearer {token}" if token else None
-    client = conn.client.host if conn.client else "unknown"
-    core = core_of(conn)
-    who = await core.auth.resolve_bearer(header, client)
-    await core.rate_limiter.check(who)
-    return who
+    return await authenticate(conn, header)
