@@ -118,10 +118,10 @@ class PriorityBody(Strict):
     priority: Priority
 
 
-def _require_fence(worker_id: str | None, lease_id: str | None) -> None:
+def _require_fence(worker_id: str | None, lease_id: str | None, field: str = "worker_id") -> None:
     if worker_id is None and lease_id is None:
         raise ValidationFailed("Validation failed", [
-            {"field": "worker_id", "message": "worker_id or lease_id is required", "code": "missing"}])
+            {"field": field, "message": "worker_id or lease_id is required", "code": "missing"}])
 
 
 @router.post("", operation_id="jobs.create")
@@ -212,9 +212,7 @@ async def complete_batch(request: Request, who: Caller = Depends(caller)):
     items = []
     for i, item in enumerate(body.jobs):
         worker_id = item.worker_id or body.worker_id
-        if worker_id is None and item.lease_id is None:
-            raise ValidationFailed("Validation failed", [
-                {"field": f"jobs.{i}", "message": "worker_id or lease_id is required", "code": "missing"}])
+        _require_fence(worker_id, item.lease_id, f"jobs.{i}")
         items.append({"job_id": item.job_id, "lease_id": item.lease_id, "worker_id": worker_id,
                       "result": item.result})
     results = await service.complete_batch(core_of(request), who.org_id, items)
