@@ -13,6 +13,7 @@ from .responses import json
 
 log = logging.getLogger("spooled.api")
 
+
 def render_error(error: DomainError) -> Response:
     headers = dict(error.headers)
     if isinstance(error, ServiceUnavailable):

@@ -18,7 +18,6 @@ import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-
 from ..settings import Settings
 from .listener import RECONNECT_DELAY, PgListener
 from .messages import Event, from_notification

@@ -22,6 +22,7 @@ log = logging.getLogger("spooled.grpc")
 
 ERROR_CODE_TRAILER = "spooled-error-code"
 
+
 def domain_error(exc: Exception) -> DomainError:
     """The domain error a failure is reported as; unexpected ones are logged, never echoed."""
     if isinstance(exc, DomainError):
