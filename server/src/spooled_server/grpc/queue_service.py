@@ -152,24 +152,43 @@ class QueueServicer(pb_grpc.QueueServiceServicer):
             try:
                 async with aclosing(requests):
                     async for request in requests:
-                        await in_flight.put(asyncio.ensure_future(self._answer(who, request)))
+                        answering = asyncio.ensure_future(self._answer(who, request))
+                        try:
+                            await in_flight.put(answering)
+                        except asyncio.CancelledError:  # the stream ended while the queue was full
+                            answering.cancel()
+                            raise
             except Exception as exc:  # shutdown (ServiceUnavailable) or a broken stream
                 ended.append(exc)
             await in_flight.put(None)
 
         reader = asyncio.ensure_future(read_requests())
+        answers: list[pb.ProcessResponse] = []
+        sent = 0
         try:
             while (answering := await in_flight.get()) is not None:
-                for answer in await answering:
+                answers, sent = await answering, 0
+                for answer in answers:
                     yield answer
+                    sent += 1
             if ended:
                 raise ended[0]
         finally:
             reader.cancel()
+            # The client went away: jobs leased by answers it never received go straight back
+            # (no attempt counted) instead of waiting out their leases, as StreamJobs does.
+            unsent = answers[sent:]
             while not in_flight.empty():
                 leftover = in_flight.get_nowait()
-                if leftover is not None:
+                if leftover is None:
+                    continue
+                if leftover.done() and not leftover.cancelled():
+                    unsent += leftover.result()
+                else:
                     leftover.cancel()
+            leases = [a.job.lease_id for a in unsent if a.WhichOneof("response") == "job"]
+            if leases:
+                await jobs.release_claims(self.core, who.org_id, leases)
 
     async def _answer(self, who: Caller, request: pb.ProcessRequest | Undecodable) -> list[pb.ProcessResponse]:
         try:
