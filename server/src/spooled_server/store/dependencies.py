@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from .jobs import DEPENDENCIES_MET, WAKE_CHANNEL
+from .jobs import DEPENDENCIES_MET, WAKE_CHANNEL, wake_queues
 
 # Statuses from which a dependency can no longer complete on its own.
 DEAD = ("deadletter", "failed", "cancelled")
@@ -134,9 +134,7 @@ async def refresh_dependents(conn: asyncpg.Connection, parent_ids: list[str]) ->
                   AND c.status IN ('pending', 'scheduled')
                 RETURNING c.id, c.organization_id, c.queue_name, c.status, c.dependencies_met
             ), wake AS (
-                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-                FROM (SELECT DISTINCT organization_id, queue_name FROM refreshed
-                      WHERE dependencies_met AND status = 'pending') q
+                {wake_queues("refreshed WHERE dependencies_met AND status = 'pending'")}
             )
             SELECT id, queue_name, dependencies_met, (SELECT count(*) FROM wake) AS woken FROM refreshed""",
         parent_ids)

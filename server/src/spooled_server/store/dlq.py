@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from .jobs import SUMMARY, WAKE_CHANNEL
+from .jobs import SUMMARY, wake_queues
 
 
 async def list_summaries(conn: asyncpg.Connection, org_id: str, *, queue_name: str | None,
@@ -40,8 +40,7 @@ WITH picked AS (
     FROM picked WHERE j.id = picked.id
     RETURNING j.id, j.queue_name, j.created_at
 ), wake AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
-    FROM (SELECT DISTINCT queue_name FROM retried) q
+    {wake_queues("retried", org="$1")}
 )
 SELECT id, queue_name, created_at, (SELECT count(*) FROM wake) AS woken FROM retried"""
 

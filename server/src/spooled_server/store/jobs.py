@@ -15,6 +15,19 @@ from .json_arrays import json_texts
 # Notification channel: payload "<org_id>/<queue_name>" when ready work appears in a queue.
 WAKE_CHANNEL = "spooled_jobs"
 
+
+def wake_queues(rows: str, *, org: str = "organization_id") -> str:
+    """SQL for a CTE body that sends one wake-up per distinct queue in `rows` (a CTE's name,
+    optionally with a WHERE), delivered when the statement's transaction commits. `rows` has
+    queue_name, and organization_id unless `org` names the one organization (a parameter, "$1")."""
+    return (f"SELECT pg_notify('{WAKE_CHANNEL}', q.org || '/' || q.queue_name) "
+            f"FROM (SELECT DISTINCT {org}::text AS org, queue_name FROM {rows}) q")
+
+# Whether leased job `j` belongs to a cancelled workflow: an attempt that fails, or whose lease
+# or worker is lost, then ends cancelled like its siblings instead of retrying or dead-lettering.
+IN_CANCELLED_WORKFLOW = """j.workflow_id IS NOT NULL AND EXISTS (
+    SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')"""
+
 FULL = """id, organization_id, queue_name, status, payload, result, retry_count, max_retries,
     last_error, created_at, scheduled_at, started_at, completed_at, expires_at, priority, tags,
     timeout_seconds, parent_job_id, completion_webhook, assigned_worker_id, lease_id,
@@ -42,8 +55,7 @@ WITH ins AS (
     ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, organization_id, queue_name, status
 ), wake AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-    FROM (SELECT DISTINCT organization_id, queue_name FROM ins WHERE status = 'pending') q
+    {wake_queues("ins WHERE status = 'pending'")}
 )
 SELECT id, (SELECT count(*) FROM wake) AS woken FROM ins"""
 
@@ -189,8 +201,7 @@ async def release_claims(conn: asyncpg.Connection, org_id: str, leases: list[str
                 WHERE organization_id = $1 AND lease_id = ANY($2::text[]) AND status = 'processing'
                 RETURNING queue_name
             )
-            SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
-            FROM (SELECT DISTINCT queue_name FROM rel) q""",
+            {wake_queues("rel", org="$1")}""",
         org_id, leases)
 
 
@@ -243,8 +254,7 @@ WITH {_LEASE_INPUT}, results AS (
             WHERE d2.job_id = c.id AND p.status <> 'completed' AND p.id NOT IN (SELECT id FROM done)))
     RETURNING c.organization_id, c.queue_name
 ), wake AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-    FROM (SELECT DISTINCT organization_id, queue_name FROM released) q
+    {wake_queues("released")}
 )
 SELECT o.*, (SELECT count(*) FROM wake) AS woken FROM ({_LEASE_OUTCOME}) o ORDER BY 1"""
 
@@ -283,10 +293,7 @@ async def heartbeat_many(conn: asyncpg.Connection, items: Sequence[dict[str, Any
 FAIL = f"""
 WITH {_LEASE_INPUT}, done AS (
     UPDATE jobs j SET
-       -- A job of a cancelled workflow is not retried: it ends cancelled like its siblings.
-       status = CASE WHEN j.workflow_id IS NOT NULL AND EXISTS (
-                         SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')
-                     THEN 'cancelled'
+       status = CASE WHEN {IN_CANCELLED_WORKFLOW} THEN 'cancelled'
                      WHEN $6 AND retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
        scheduled_at = CASE WHEN $6 AND retry_count < max_retries
            THEN now() + make_interval(secs => least(power(2, retry_count), 60) * $7)
@@ -334,8 +341,7 @@ async def release_dependents(conn: asyncpg.Connection, parent_ids: list[str]) ->
                         WHERE d.job_id = c.id AND p.status <> 'completed'))
                 RETURNING c.id, c.organization_id, c.queue_name
             ), wake AS (
-                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-                FROM (SELECT DISTINCT organization_id, queue_name FROM rel) q
+                {wake_queues("rel")}
             )
             SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""",
         [r["id"] for r in children])
@@ -404,8 +410,7 @@ async def heal_blocked(conn: asyncpg.Connection, batch: int) -> tuple[list[async
                 FROM stuck WHERE c.id = stuck.id
                 RETURNING c.id, c.organization_id, c.queue_name
             ), wake AS (
-                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-                FROM (SELECT DISTINCT organization_id, queue_name FROM rel) q
+                {wake_queues("rel")}
             )
             SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""", batch)
     dead_parents = await conn.fetch(
@@ -443,9 +448,7 @@ async def reap_expired_leases(conn: asyncpg.Connection, batch: int) -> list[asyn
                 ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
             ), reaped AS (
                 UPDATE jobs j SET
-                    status = CASE WHEN j.workflow_id IS NOT NULL AND EXISTS (
-                                      SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')
-                                  THEN 'cancelled'
+                    status = CASE WHEN {IN_CANCELLED_WORKFLOW} THEN 'cancelled'
                                   WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
                     retry_count = CASE WHEN retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
                     last_error = CASE WHEN retry_count < max_retries THEN 'Lease expired (worker timeout)'
@@ -455,8 +458,7 @@ async def reap_expired_leases(conn: asyncpg.Connection, batch: int) -> list[asyn
                 FROM expired WHERE j.id = expired.id
                 RETURNING j.id, j.organization_id, j.queue_name, j.status
             ), wake AS (
-                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-                FROM (SELECT DISTINCT organization_id, queue_name FROM reaped WHERE status = 'pending') q
+                {wake_queues("reaped WHERE status = 'pending'")}
             )
             SELECT id, organization_id, queue_name, status, (SELECT count(*) FROM wake) AS woken FROM reaped""",
         batch)
@@ -471,8 +473,7 @@ async def release_worker_jobs(conn: asyncpg.Connection, org_id: str, worker_id: 
                 WHERE organization_id = $1 AND assigned_worker_id = $2 AND status = 'processing'
                 RETURNING id, queue_name
             ), wake AS (
-                SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
-                FROM (SELECT DISTINCT queue_name FROM rel) q
+                {wake_queues("rel", org="$1")}
             )
             SELECT id, queue_name, (SELECT count(*) FROM wake) AS woken FROM rel""", org_id, worker_id)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from .jobs import WAKE_CHANNEL
+from .jobs import IN_CANCELLED_WORKFLOW, wake_queues
 
 DETAIL = """id, organization_id, queue_name, queue_names, hostname, worker_type,
     max_concurrency, current_jobs, status, last_heartbeat, metadata, version, registered_at, updated_at"""
@@ -79,9 +79,7 @@ async def sweep_stale(conn: asyncpg.Connection, stale_after_secs: int) -> asyncp
                 RETURNING id, organization_id
             ), released AS (
                 UPDATE jobs j SET
-                    status = CASE WHEN j.workflow_id IS NOT NULL AND EXISTS (
-                                      SELECT 1 FROM workflows w WHERE w.id = j.workflow_id AND w.status = 'cancelled')
-                                  THEN 'cancelled'
+                    status = CASE WHEN {IN_CANCELLED_WORKFLOW} THEN 'cancelled'
                                   WHEN retry_count < max_retries THEN 'pending' ELSE 'deadletter' END,
                     retry_count = CASE WHEN retry_count < max_retries THEN retry_count + 1 ELSE retry_count END,
                     last_error = 'Worker went offline',
@@ -91,8 +89,7 @@ async def sweep_stale(conn: asyncpg.Connection, stale_after_secs: int) -> asyncp
                   AND j.assigned_worker_id = stale.id AND j.status = 'processing'
                 RETURNING j.id, j.organization_id, j.queue_name, j.status
             ), wake AS (
-                SELECT pg_notify('{WAKE_CHANNEL}', q.organization_id || '/' || q.queue_name)
-                FROM (SELECT DISTINCT organization_id, queue_name FROM released WHERE status = 'pending') q
+                {wake_queues("released WHERE status = 'pending'")}
             )
             SELECT (SELECT count(*) FROM stale) AS workers, (SELECT count(*) FROM released) AS jobs,
                    (SELECT count(*) FROM released WHERE status = 'pending') AS retried,

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from .jobs import DEPENDENCIES_MET, WAKE_CHANNEL
+from .jobs import DEPENDENCIES_MET, wake_queues
 from .json_arrays import json_texts
 
 ACTIVE = ("pending", "scheduled", "processing")
@@ -70,8 +70,7 @@ WITH ins AS (
          AS s(id, queue_name, payload, priority, max_retries, timeout_seconds, step, key, mode, met)
     RETURNING queue_name, dependencies_met
 ), wake AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', $1 || '/' || q.queue_name)
-    FROM (SELECT DISTINCT queue_name FROM ins WHERE dependencies_met) q
+    {wake_queues("ins WHERE dependencies_met", org="$1")}
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM wake) AS woken"""
 
@@ -183,8 +182,7 @@ async def revive_unfinished(conn: asyncpg.Connection, org_id: str, workflow_id: 
                 WHERE c.workflow_id = $1 AND c.organization_id = $2 AND c.status IN ('pending', 'scheduled')
                 RETURNING c.queue_name, c.dependencies_met
             )
-            SELECT count(*) FROM (SELECT pg_notify('{WAKE_CHANNEL}', $2 || '/' || q.queue_name)
-                                  FROM (SELECT DISTINCT queue_name FROM ready WHERE dependencies_met) q) n""",
+            SELECT count(*) FROM ({wake_queues("ready WHERE dependencies_met", org="$2")}) n""",
         workflow_id, org_id)
     return revived
 
