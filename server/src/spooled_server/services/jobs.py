@@ -126,19 +126,17 @@ async def create_many(core: Core, org_id: str, jobs: list[NewJob], *,
                 if not await store.exists(conn, org_id, parent):
                     raise NotFound("Parent job not found", {"field": "parent_job_id"})
     _check_payloads(unique, limits)
-    if limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None:
-        # Limited plans: lock the organization row so concurrent creates count exactly.
+    limited = limits["max_jobs_per_day"] is not None or limits["max_active_jobs"] is not None
+    if limited or also_write is not None:
         async with core.pool.acquire() as conn, conn.transaction():
-            await org_store.lock(conn, org_id)
-            await usage.ensure_job_room(conn, org_id, limits, len(unique))
+            if limited:  # lock the organization row so concurrent creates count exactly
+                await org_store.lock(conn, org_id)
+                await usage.ensure_job_room(conn, org_id, limits, len(unique))
             inserted = await store.insert_many(conn, org_id, rows, *defaults)
-            await org_store.add_jobs_today(conn, org_id, len(inserted))
+            if limited:
+                await org_store.add_jobs_today(conn, org_id, len(inserted))
             if also_write is not None:
                 await also_write(conn, inserted)
-    elif also_write is not None:
-        async with core.pool.acquire() as conn, conn.transaction():
-            inserted = await store.insert_many(conn, org_id, rows, *defaults)
-            await also_write(conn, inserted)
     else:
         if len(rows) == 1:
             # The hot path: concurrent single creates share one INSERT and one commit. No
