@@ -99,6 +99,31 @@ async def test_a_late_cancel_pass_spares_children_of_a_parent_retried_from_the_d
     assert await status_of(pool, child) == ("pending", False)
 
 
+async def test_a_dead_letter_whose_cancel_pass_fails_is_still_answered_and_healed_later(org: Org, pool):
+    """The fail commits first; if cancelling its dependents then fails, the worker still gets
+    the fail's answer (not a 500 for a job that did dead-letter) and the healer cancels them."""
+    [parent] = await create_jobs(org, "dead-pass", 1)
+    [child] = await create_jobs(org, "dead-pass-child", 1)
+    await wait_on(org, child, [parent])
+    [claimed] = (await org.client.post("/jobs/claim", json={"queue_name": "dead-pass", "worker_id": "w"})).json()["jobs"]
+    fn, trigger = f"refuse_{uuid.uuid4().hex[:8]}", f"refuse_{uuid.uuid4().hex[:8]}"
+    await pool.execute(f"""CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.id = '{child}' AND NEW.status = 'cancelled' THEN RAISE EXCEPTION 'cancel refused'; END IF;
+        RETURN NEW; END $$""")
+    await pool.execute(f"CREATE TRIGGER {trigger} BEFORE UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION {fn}()")
+    try:
+        r = await org.client.post(f"/jobs/{parent}/fail", json={"worker_id": "w", "lease_id": claimed["lease_id"],
+                                                               "error": "fatal", "no_retry": True})
+    finally:
+        await pool.execute(f"DROP TRIGGER {trigger} ON jobs")
+        await pool.execute(f"DROP FUNCTION {fn}()")
+    assert r.status_code == 200 and r.json()["will_retry"] is False, r.text
+    assert (await status_of(pool, parent))[0] == "deadletter" and (await status_of(pool, child))[0] == "pending"
+
+    await DependencyHealer(pool, 30).run_once()
+    assert (await status_of(pool, child))[0] == "cancelled"
+
+
 # -- DueJobActivator ------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
+import asyncpg
 import orjson
 
 from .. import failpoints
+from ..db import DATABASE_UNAVAILABLE
 from ..errors import Conflict, LeaseExpired, NotFound, PayloadTooLarge, ValidationFailed
 from ..metrics import REGISTRY
 from ..store import dependencies as dep_store
@@ -20,6 +23,8 @@ from ..store import organizations as org_store
 from ..store import queues as queue_store
 from . import ssrf, usage
 from .core import Core
+
+log = logging.getLogger("spooled.jobs")
 
 HARD_PAYLOAD_LIMIT = 1024 * 1024
 # A claim answers with at most this many bytes of payload (always at least one job); the
@@ -369,10 +374,7 @@ async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, l
         if not _check_outcome(row, job_id, lease_id, ("pending", "scheduled", "deadletter", "failed")):
             return {"will_retry": False, "next_retry_delay_secs": 0, "status": row["prior_status"]}
         if row["status"] == "deadletter":
-            async with conn.transaction():
-                locked = await dep_store.lock_job(conn, org_id, job_id)
-                if locked is not None and locked["status"] == "deadletter":
-                    await store.cancel_descendants(conn, [job_id], "Parent job failed or was deadlettered")
+            await _cancel_dependents_of_dead(conn, org_id, job_id)
     will_retry = row["status"] == "pending"
     REGISTRY.inc("spooled_jobs_failed_total")
     if will_retry:
@@ -381,6 +383,20 @@ async def fail(core: Core, org_id: str, job_id: str, *, worker_id: str | None, l
         REGISTRY.inc("spooled_jobs_deadlettered_total")
     delay = max(0, round(float(row["delay_secs"] or 0))) if will_retry else 0
     return {"will_retry": will_retry, "next_retry_delay_secs": delay, "status": row["status"]}
+
+
+async def _cancel_dependents_of_dead(conn, org_id: str, job_id: str) -> None:
+    """The fail is committed: a failure here must not answer it as failed (the worker would
+    report an error for a job that did dead-letter). As after a completion's release pass,
+    loops/dependency_healer.py cancels the dependents later."""
+    try:
+        async with conn.transaction():
+            locked = await dep_store.lock_job(conn, org_id, job_id)
+            if locked is not None and locked["status"] == "deadletter":
+                await store.cancel_descendants(conn, [job_id], "Parent job failed or was deadlettered")
+    except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as err:
+        log.warning("cancelling the dependents of dead-lettered job %s failed; the dependency healer "
+                    "will: %s", job_id, err)
 
 
 async def heartbeat(core: Core, org_id: str, job_id: str, *, worker_id: str | None,
