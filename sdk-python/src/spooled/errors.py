@@ -210,6 +210,23 @@ def _class_for(status: int, code: str | None) -> type[APIError]:
     return APIError
 
 
+# The HTTP status each envelope code is answered with (the server's one error table), so a code
+# met without a response (a batch item's outcome, a gRPC answer) maps to the same class.
+ENVELOPE_STATUS: dict[str, int] = {
+    "VALIDATION_ERROR": 400, "INVALID_JSON": 400, "BAD_REQUEST": 400, "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403, "NOT_FOUND": 404, "CONFLICT": 409, "LEASE_EXPIRED": 409,
+    "PAYLOAD_TOO_LARGE": 413, "QUOTA_EXCEEDED": 429, "RATE_LIMIT_EXCEEDED": 429,
+    "INTERNAL_ERROR": 500, "NOT_IMPLEMENTED": 501, "SERVICE_UNAVAILABLE": 503,
+}
+
+
+def error_from_code(code: str, message: str) -> APIError:
+    """The error an envelope code stands for when it arrives without a response of its own
+    (a per-item outcome of a batch call); an unknown code is a ServerError."""
+    status = ENVELOPE_STATUS.get(code, 500)
+    return _class_for(status, code)(message or code, status_code=status, code=code or None, body=message)
+
+
 def error_from_request_error(exc: httpx.RequestError, what: str, *, timeout: float | None = None,
                              request_id: str | None = None) -> SpooledError:
     """Maps a request that got no usable answer (`what`: "POST /api/v1/jobs", say) to

@@ -21,9 +21,9 @@ from typing import Any
 
 import grpc
 
-from ..errors import (APIError, AuthenticationError, AuthorizationError, ConflictError, LeaseExpiredError,
-                      NetworkError, NotFoundError, PayloadTooLargeError, QuotaExceededError, RateLimitError,
-                      ServerError, SpooledError, TimeoutError, ValidationError)
+from ..errors import (ENVELOPE_STATUS, APIError, AuthenticationError, AuthorizationError, ConflictError, LeaseExpiredError,
+                      NetworkError, NotFoundError, PayloadTooLargeError, RateLimitError,
+                      ServerError, SpooledError, TimeoutError, ValidationError, _class_for)
 
 ERROR_CODE_TRAILER = "spooled-error-code"
 
@@ -42,15 +42,9 @@ _BY_STATUS: dict[grpc.StatusCode, tuple[type[APIError], int]] = {
     _S.UNIMPLEMENTED: (ServerError, 501),
 }
 # envelope code -> (class, HTTP status): refines the status, and maps ProcessJobs `error` answers
+# (the REST table, read the same way as a REST answer is)
 _BY_CODE: dict[str, tuple[type[APIError], int]] = {
-    "VALIDATION_ERROR": (ValidationError, 400), "INVALID_JSON": (ValidationError, 400),
-    "BAD_REQUEST": (ValidationError, 400), "UNAUTHORIZED": (AuthenticationError, 401),
-    "ACCESS_DENIED": (AuthorizationError, 403), "NOT_FOUND": (NotFoundError, 404),
-    "CONFLICT": (ConflictError, 409), "LEASE_EXPIRED": (LeaseExpiredError, 409),
-    "PAYLOAD_TOO_LARGE": (PayloadTooLargeError, 413), "QUOTA_EXCEEDED": (QuotaExceededError, 429),
-    "RATE_LIMIT_EXCEEDED": (RateLimitError, 429), "NOT_IMPLEMENTED": (ServerError, 501),
-    "SERVICE_UNAVAILABLE": (ServerError, 503), "INTERNAL_ERROR": (ServerError, 500),
-}
+    code: (_class_for(status, code), status) for code, status in ENVELOPE_STATUS.items()}
 
 
 def _trailers(error: grpc.RpcError) -> dict[str, str]:

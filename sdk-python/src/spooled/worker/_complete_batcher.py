@@ -24,8 +24,7 @@ import asyncio
 import threading
 from typing import Any, Awaitable, Callable
 
-from ..errors import SpooledError
-from ..grpc._status import error_from_code
+from ..errors import SpooledError, error_from_code
 
 # Both servers' batch calls take at most 100 completes.
 MAX_BATCH = 100
