@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from ..db import DATABASE_UNAVAILABLE
 from ..events.hub import EventHub, Subscription
-from ..events.messages import TERMINAL_STATUSES, message, parse_event_names
+from ..events.messages import TERMINAL_STATUSES, message, parse_event_names, sse_frame
 from ..store import realtime as store
 from .deps import core_of
 from .fields import parse_queue_name
@@ -35,7 +35,7 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def frame(msg: dict, name: str) -> str:
-    return f"event: {name}\ndata: {json.dumps(msg, separators=(',', ':'))}\n\n"
+    return sse_frame(name, json.dumps(msg, separators=(",", ":")))
 
 
 def hub_of(request: Request) -> EventHub:

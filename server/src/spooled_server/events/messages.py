@@ -31,6 +31,11 @@ ALIASES = {"job.status_changed": "job.status"}
 TERMINAL_STATUSES = frozenset({"completed", "failed", "deadletter", "cancelled"})
 
 
+def sse_frame(name: str, json_text: str) -> str:
+    """One Server-Sent Events frame: the event name and its JSON as the data line."""
+    return f"event: {name}\ndata: {json_text}\n\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One event for one organization; `message` is the wire object {type, data}."""
@@ -56,7 +61,7 @@ class Event:
     def sse_frame(self) -> str:
         frame = self._encoded.get("sse")
         if frame is None:
-            frame = self._encoded["sse"] = f"event: {self.name}\ndata: {self.json_text()}\n\n"
+            frame = self._encoded["sse"] = sse_frame(self.name, self.json_text())
         return frame
 
     @property
