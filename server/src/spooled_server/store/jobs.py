@@ -335,10 +335,7 @@ async def release_dependents(conn: asyncpg.Connection, parent_ids: list[str]) ->
         f"""WITH rel AS (
                 UPDATE jobs c SET dependencies_met = true, updated_at = now()
                 WHERE c.id = ANY($1::text[]) AND NOT c.dependencies_met
-                  AND c.status IN ('pending', 'scheduled')
-                  AND (c.dependency_mode = 'any' OR NOT EXISTS (
-                        SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
-                        WHERE d.job_id = c.id AND p.status <> 'completed'))
+                  AND c.status IN ('pending', 'scheduled') AND {DEPENDENCIES_MET}
                 RETURNING c.id, c.organization_id, c.queue_name
             ), wake AS (
                 {wake_queues("rel")}
